@@ -4,10 +4,17 @@
 DeepLense ``.npy`` folder layouts for classification and super-resolution.
 """
 
-from astrolens.io._deeplense import (CLASSES, DEEPLENSE_FOLDERS, canonical_class,
-                                     load_deeplense_classification, load_deeplense_sr,
-                                     read_deeplense_npy, save_npy,
-                                     write_deeplense_classification, write_deeplense_sr)
+from astrolens.io._deeplense import (
+                                     CLASSES,
+                                     DEEPLENSE_FOLDERS,
+                                     canonical_class,
+                                     load_deeplense_classification,
+                                     load_deeplense_sr,
+                                     read_deeplense_npy,
+                                     save_npy,
+                                     write_deeplense_classification,
+                                     write_deeplense_sr,
+)
 from astrolens.io._fits import read_fits, write_fits
 from astrolens.io._parse import as_image_array, to_nddata
 from astrolens.wcs_utils import make_wcs

@@ -248,7 +248,7 @@ def write_deeplense_classification(root, images, labels, *, classes=CLASSES, mas
         raise ValueError(msg)
     folders = [DEEPLENSE_FOLDERS[canonical_class(c)] for c in classes]
     paths = []
-    for i, (image, label) in enumerate(zip(images, labels)):
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
         path = Path(root) / folders[int(label)] / f'{start + i}.npy'
         mass = np.nan if masses is None else float(masses[i])
         if folders[int(label)] == 'vort' and np.isfinite(mass):
@@ -281,7 +281,7 @@ def write_deeplense_sr(root, lr, hr, *, layout='folders', start=0, overwrite=Fal
         msg = f'{len(lr)} LR images but {len(hr)} HR images'
         raise ValueError(msg)
     root = Path(root)
-    for i, (low, high) in enumerate(zip(lr, hr), start=start):
+    for i, (low, high) in enumerate(zip(lr, hr, strict=True), start=start):
         if layout == 'folders':
             save_npy(root / 'LR' / f'sample{i}.npy', low, overwrite=overwrite)
             save_npy(root / 'HR' / f'sample{i}.npy', high, overwrite=overwrite)

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.nddata import (InverseVariance, NDData, StdDevUncertainty,
-                            VarianceUncertainty)
+from astropy.nddata import InverseVariance, NDData, StdDevUncertainty, VarianceUncertainty
 
 from astrolens.io._parse import _build, _non_wcs_header, _select_hdu, as_image_array
 from astrolens.utils import atomic_path, check_writable

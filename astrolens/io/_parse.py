@@ -162,6 +162,9 @@ def _non_wcs_header(header):
 def _build(array, *, wcs, unit, header_unit, mask, meta, source, uncertainty=None, psf=None):
     wcs = _wcs_from(wcs, array.shape, source=source)
     mask = _mask_from(array, mask, source=source)
+    if uncertainty is not None and uncertainty.unit is not None:
+        # the uncertainty follows the data unit, which may just have been overridden
+        uncertainty = type(uncertainty)(uncertainty.array)
     return NDData(array, wcs=wcs, unit=_unit_from(unit, header_unit), mask=mask,
                   meta=meta, uncertainty=uncertainty, psf=psf)
 
@@ -171,7 +174,7 @@ def to_nddata(data, *, hdu=None, wcs=None, unit=None):
 
     Parameters
     ----------
-    data : array-like, tuple, `~astropy.nddata.NDData`, HDU, `~astropy.io.fits.HDUList`, str or `~pathlib.Path`
+    data : array-like, tuple, `~astropy.nddata.NDData`, HDU, HDUList, str or Path
         A 2-D array; a 3-D ``(N, H, W)`` (or ``(N, 1, H, W)``) batch; a tuple
         ``(array, WCS or Header)``; ``NDData``/``CCDData``; a ``PrimaryHDU``
         or ``ImageHDU``; an ``HDUList`` (``hdu=`` picks the extension when it
