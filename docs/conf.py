@@ -1,0 +1,53 @@
+# Licensed under a 3-clause BSD style license - see LICENSE
+"""Sphinx configuration of the astrolens documentation."""
+
+import os
+import sys
+from datetime import date
+
+import matplotlib
+
+matplotlib.use('Agg')
+sys.path.insert(0, os.path.abspath('..'))
+
+import astrolens  # noqa: E402
+
+project = 'astrolens'
+author = 'The astrolens developers'
+copyright = f'{date.today().year}, {author}'
+version = release = astrolens.__version__
+
+extensions = [
+    'sphinx.ext.autodoc',
+    'sphinx.ext.mathjax',
+    'sphinx.ext.viewcode',
+    'numpydoc',
+    'sphinx_automodapi.automodapi',
+    'sphinx_automodapi.smart_resolver',
+    'sphinx_gallery.gen_gallery',
+]
+
+# The build machines have no network: no intersphinx inventories.
+numpydoc_show_class_members = False
+numpydoc_xref_param_type = False
+automodapi_toctreedirnm = 'api'
+automodsumm_inherited_members = False
+autosummary_generate = True
+default_role = 'obj'
+nitpicky = False
+
+sphinx_gallery_conf = {
+    'examples_dirs': '../examples',
+    'gallery_dirs': 'auto_examples',
+    'filename_pattern': r'plot_',
+    'download_all_examples': False,
+    'remove_config_comments': True,
+    'abort_on_example_error': True,
+}
+
+templates_path = []
+exclude_patterns = ['_build', '**.ipynb_checkpoints']
+html_theme = 'pydata_sphinx_theme'
+html_title = f'astrolens {release}'
+html_static_path = []
+suppress_warnings = ['config.cache']
