@@ -45,16 +45,21 @@ def normalize_array(array, *, method='flux', softening=None):
         msg = f'method must be one of {METHODS}, got {method!r}'
         raise ValueError(msg)
     array = np.asarray(array, dtype=np.float64)
+    # inf would poison every statistic; like NaN it is ignored and stays as it was
+    stats = np.where(np.isfinite(array), array, np.nan)
     if method == 'minmax':
-        low, high = _per_image(array, np.nanmin), _per_image(array, np.nanmax)
-        offset, scale = low, np.where(high > low, high - low, 1.0)
+        low, high = _per_image(stats, np.nanmin), _per_image(stats, np.nanmax)
+        span = high - low
+        offset, scale = low, np.where(np.isfinite(span) & (span > 0), span, 1.0)
         params = {'offset': offset, 'scale': scale}
         out = (array - offset) / scale
     else:
-        offset = _per_image(array, np.nanmedian)
-        spread = _per_image(array - offset, lambda a, axis: np.nanpercentile(a, 99.5, axis=axis))
-        fallback = _per_image(np.abs(array - offset), np.nanmax)
-        scale = np.where(spread > 0, spread, np.where(fallback > 0, fallback, 1.0))
+        offset = _per_image(stats, np.nanmedian)
+        spread = _per_image(stats - offset, lambda a, axis: np.nanpercentile(a, 99.5, axis=axis))
+        fallback = _per_image(np.abs(stats - offset), np.nanmax)
+        usable = np.isfinite(spread) & (spread > 0)
+        scale = np.where(usable, spread, np.where(np.isfinite(fallback) & (fallback > 0),
+                                                  fallback, 1.0))
         params = {'offset': offset, 'scale': scale}
         if method == 'flux':
             out = (array - offset) / scale
