@@ -18,7 +18,7 @@ from astrolens.version import __version__
 __all__ = ['build_parser', 'main']
 
 _COMMAND_MODULES = ('astrolens.simulation._cli', 'astrolens.preprocessing._cli',
-                    'astrolens.models._cli', 'astrolens._demo')
+                    'astrolens.models._cli', 'astrolens.models._sr_cli', 'astrolens._demo')
 
 
 def _run_info(args):

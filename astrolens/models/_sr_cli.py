@@ -1,0 +1,166 @@
+# Licensed under a 3-clause BSD style license - see LICENSE
+"""Commands ``astrolens enhance`` and ``astrolens train sr``."""
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+__all__ = ['add_commands', 'add_train_sr', 'main_train_sr']
+
+DEFAULT_MODEL = 'survey-x2'
+PRESETS = {'deeplense-x2': {'scale': 2, 'sim_preset': 'deeplense-x2'},
+           'hsc-hst-x3': {'scale': 3, 'sim_preset': 'hsc-hst'}}
+
+
+def _run_enhance(args):
+    from astrolens.io import read_fits, write_fits
+    from astrolens.models._superres import SuperResolver
+    from astrolens.utils import check_writable
+
+    # Refuse before the (slow) network runs, and again atomically when writing.
+    check_writable(args.output, overwrite=args.overwrite)
+    sr = SuperResolver.from_pretrained(args.model, device=args.device)
+    data = read_fits(args.input, hdu=args.hdu)
+    kwargs = {'uncertainty': args.uncertainty, 'progress': not args.quiet}
+    if args.tile is not None:
+        kwargs['tile'] = args.tile
+    if args.flux is not None:
+        kwargs['flux'] = None if args.flux == 'none' else args.flux
+    out = sr.enhance(data, **kwargs)
+    out.meta.pop('path', None)
+    write_fits(out, args.output, overwrite=args.overwrite)
+    if not args.quiet:
+        shape = out.data.shape
+        print(f'wrote {args.output} ({shape[1]}x{shape[0]} px, model {sr.name_}, '
+              f'x{sr.scale})')
+    return 0
+
+
+def add_commands(subparsers):
+    """Register ``enhance`` (and ``train sr`` when a ``train`` command exists)."""
+    enhance = subparsers.add_parser(
+        'enhance', help='super-resolve a FITS image (flux and WCS kept)',
+        description='Super-resolve a FITS image. The output keeps the unit, the total flux '
+                    '(mean for surface brightness), the non-WCS header cards, and has a WCS '
+                    'rescaled to the finer grid.')
+    enhance.add_argument('input', help='FITS file')
+    enhance.add_argument('-o', '--output', required=True, help='output FITS file')
+    enhance.add_argument('--model', default=DEFAULT_MODEL,
+                         help=f'shipped model name or saved model path (default {DEFAULT_MODEL})')
+    enhance.add_argument('--tile', type=int, default=None,
+                         help='tile side in input pixels (default 256)')
+    enhance.add_argument('--uncertainty', action='store_true',
+                         help='add an UNCERT extension from the 8-fold symmetry spread')
+    enhance.add_argument('--flux', choices=('total', 'block', 'none'), default=None,
+                         help="flux correction (default: the model's, usually 'total')")
+    enhance.add_argument('--hdu', default=None, help='extension holding the image')
+    enhance.add_argument('--device', default='auto')
+    enhance.add_argument('--overwrite', action='store_true', help='replace OUTPUT if it exists')
+    enhance.add_argument('-q', '--quiet', action='store_true')
+    enhance.set_defaults(func=_run_enhance)
+    train = subparsers.choices.get('train')
+    if train is not None:
+        for action in train._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                add_train_sr(action)
+                break
+
+
+def add_train_sr(train_subparsers):
+    """Add ``sr`` to the sub-commands of ``astrolens train``."""
+    p = train_subparsers.add_parser(
+        'sr', help='train a SuperResolver',
+        description='Train a SuperResolver on simulated pairs (--preset) or a DeepLense SR '
+                    'folder (--data), evaluate it on a fresh test set and save weights + JSON.')
+    p.add_argument('--preset', choices=sorted(PRESETS), default=None,
+                   help='simulated training pairs (astrolens.simulation.simulate_sr_pairs)')
+    p.add_argument('--data', default=None, help='DeepLense SR folder (LR/ and HR/)')
+    p.add_argument('--scale', type=int, default=None)
+    p.add_argument('--n-train', type=int, default=1500)
+    p.add_argument('--n-test', type=int, default=300)
+    p.add_argument('--data-seed', type=int, default=0, help='seed of the training pairs')
+    p.add_argument('--test-seed', type=int, default=12345, help='seed of the test pairs')
+    p.add_argument('--arch', default='edsr-s')
+    p.add_argument('--loss', default='l1', choices=('l1', 'l2'))
+    p.add_argument('--epochs', type=int, default=200)
+    p.add_argument('--max-minutes', type=float, default=None)
+    p.add_argument('--batch-size', type=int, default=16)
+    p.add_argument('--patch-size', type=int, default=24)
+    p.add_argument('--learning-rate', type=float, default=1e-3)
+    p.add_argument('--patience', type=int, default=None)
+    p.add_argument('--init', default=None, help='start from these weights (fine-tuning)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--checkpoint-dir', default=None)
+    p.add_argument('--device', default='auto')
+    p.add_argument('--name', default=None, help='model name recorded in the config')
+    p.add_argument('-o', '--output', required=True, help='PATH for PATH.safetensors/.json')
+    p.add_argument('--overwrite', action='store_true')
+    p.add_argument('-q', '--quiet', action='store_true')
+    p.set_defaults(func=main_train_sr)
+    return p
+
+
+def _simulated(preset, n, seed):
+    from astrolens.simulation import simulate_sr_pairs
+
+    pairs = simulate_sr_pairs(n, preset=preset, seed=seed)
+    if isinstance(pairs, tuple) and len(pairs) == 2:
+        return pairs
+    return pairs.lr, pairs.hr
+
+
+def main_train_sr(args):
+    """Run ``astrolens train sr`` with parsed arguments."""
+    from astrolens.models._superres import SuperResolver
+    from astrolens.utils import check_writable
+
+    if (args.preset is None) == (args.data is None):
+        msg = 'give exactly one of --preset (simulated pairs) or --data (a DeepLense folder)'
+        raise ValueError(msg)
+    for path in (Path(str(args.output) + '.safetensors'), Path(str(args.output) + '.json')):
+        check_writable(path, overwrite=args.overwrite)
+    scale = args.scale or (PRESETS[args.preset]['scale'] if args.preset else 2)
+    if args.preset:
+        sim = PRESETS[args.preset]['sim_preset']
+        lr, hr = _simulated(sim, args.n_train, args.data_seed)
+        data = {'source': f'astrolens.simulation.simulate_sr_pairs(preset={sim!r})',
+                'n_train_pairs': args.n_train, 'seed': args.data_seed}
+    else:
+        from astrolens.io import load_deeplense_sr
+        lr, hr = load_deeplense_sr(args.data)
+        data = {'source': str(args.data), 'n_train_pairs': int(len(lr))}
+    sr = SuperResolver(scale, arch=args.arch, loss=args.loss, device=args.device,
+                       seed=args.seed, learning_rate=args.learning_rate)
+    sr.name_ = args.name or (args.preset or Path(args.output).name)
+    sr.fit(lr, hr, epochs=args.epochs, batch_size=args.batch_size, patch_size=args.patch_size,
+           patience=args.patience, max_minutes=args.max_minutes, init=args.init,
+           checkpoint_dir=args.checkpoint_dir, progress=not args.quiet)
+    metrics = None
+    if args.preset and args.n_test > 0:
+        tlr, thr = _simulated(PRESETS[args.preset]['sim_preset'], args.n_test, args.test_seed)
+        metrics = sr.evaluate(tlr, thr)
+        metrics['test_set'] = {'source': data['source'], 'n_pairs': args.n_test,
+                               'seed': args.test_seed}
+    sr.config_['data'] = data
+    sr.config_['command'] = 'astrolens train sr ' + ' '.join(
+        shlex.quote(a) for a in getattr(args, 'argv', sys.argv[3:]))
+    if metrics is not None:
+        sr.config_['metrics'] = metrics
+    sr.save(args.output, overwrite=args.overwrite)
+    if not args.quiet:
+        print(json.dumps({'history_tail': sr.history_[-3:], 'metrics': metrics}, indent=1,
+                         default=float))
+        print(f'saved {args.output}.safetensors and {args.output}.json')
+    return 0
+
+
+if __name__ == '__main__':  # python -m astrolens.models._sr_cli train sr ...
+    parser = argparse.ArgumentParser(prog='python -m astrolens.models._sr_cli')
+    subs = parser.add_subparsers(dest='command')
+    train_parser = subs.add_parser('train')
+    add_train_sr(train_parser.add_subparsers(dest='what'))
+    parsed = parser.parse_args()
+    parsed.argv = sys.argv[3:]
+    sys.exit(parsed.func(parsed))

@@ -1,0 +1,193 @@
+# Licensed under a 3-clause BSD style license - see LICENSE
+"""Super-resolution networks: residual CNNs with a pixel-shuffle upsampler.
+
+Every network maps a normalised low-resolution batch ``(N, 1, h, w)`` to
+``(N, 1, s*h, s*w)`` on the same intensity scale (a "density": the value a
+pixel would have if it were the size of an input pixel), so a bicubic
+upsampling of the input is already a good answer and the networks learn only
+the residual to it (global bicubic skip). Networks are built by name with
+`create_sr_network`; the name and keyword arguments are what the JSON
+configuration of saved weights records.
+"""
+
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ['SR_ARCHS', 'EDSR', 'SRResNet', 'count_parameters', 'create_sr_network']
+
+# name -> (class, default keyword arguments)
+SR_ARCHS = {
+    'edsr-xs': ('edsr', {'n_feats': 16, 'n_blocks': 4}),
+    'edsr-s': ('edsr', {'n_feats': 32, 'n_blocks': 8}),
+    'edsr-m': ('edsr', {'n_feats': 48, 'n_blocks': 12}),
+    'srresnet': ('srresnet', {'n_feats': 32, 'n_blocks': 8}),
+}
+
+_SCALES = (2, 3, 4)
+
+
+def _check_scale(scale):
+    if isinstance(scale, bool) or scale not in _SCALES:
+        msg = f'scale must be one of {_SCALES}, got {scale!r}'
+        raise ValueError(msg)
+    return int(scale)
+
+
+class _ResBlock(nn.Module):
+    """EDSR block: conv-ReLU-conv, no batch norm, scaled residual."""
+
+    def __init__(self, n_feats, res_scale):
+        super().__init__()
+        self.conv1 = nn.Conv2d(n_feats, n_feats, 3, padding=1)
+        self.conv2 = nn.Conv2d(n_feats, n_feats, 3, padding=1)
+        self.act = nn.ReLU(inplace=True)
+        self.res_scale = res_scale
+
+    def forward(self, x):
+        return x + self.res_scale * self.conv2(self.act(self.conv1(x)))
+
+
+class _BNResBlock(nn.Module):
+    """SRResNet block: conv-BN-PReLU-conv-BN."""
+
+    def __init__(self, n_feats):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(n_feats, n_feats, 3, padding=1), nn.BatchNorm2d(n_feats),
+            nn.PReLU(n_feats), nn.Conv2d(n_feats, n_feats, 3, padding=1),
+            nn.BatchNorm2d(n_feats))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+def _upsampler(n_feats, scale, act=None):
+    """Pixel-shuffle stages: one x3 stage, or x2 stages for 2 and 4."""
+    layers, n_convs = [], 0
+    stages = [3] if scale == 3 else [2] * (scale // 2)
+    for factor in stages:
+        layers += [nn.Conv2d(n_feats, n_feats * factor ** 2, 3, padding=1),
+                   nn.PixelShuffle(factor)]
+        if act is not None:
+            layers.append(act(n_feats))
+        n_convs += 1
+    return nn.Sequential(*layers), n_convs
+
+
+class _SRBase(nn.Module):
+    """Shared pieces: bicubic skip and the receptive field used for tiling."""
+
+    scale: int
+    receptive_field: int
+
+    def _skip(self, x):
+        # align_corners=False puts output pixel centres at sub-pixel centres,
+        # the same convention as astrolens.wcs_utils.scale_wcs.
+        return F.interpolate(x, scale_factor=self.scale, mode='bicubic', align_corners=False)
+
+
+class EDSR(_SRBase):
+    """EDSR-like residual network with a global bicubic skip.
+
+    Parameters
+    ----------
+    scale : {2, 3, 4}
+    n_feats : int
+        Channels of the body.
+    n_blocks : int
+        Residual blocks.
+    res_scale : float
+        Residual scaling inside the blocks (EDSR uses 0.1 for wide bodies).
+    in_chans : int
+        Input and output channels.
+
+    Attributes
+    ----------
+    receptive_field : int
+        Half-width, in input pixels, of the region an output pixel depends
+        on (a bound): tiles must overlap by at least this much.
+    """
+
+    def __init__(self, scale=2, *, n_feats=32, n_blocks=8, res_scale=1.0, in_chans=1):
+        super().__init__()
+        self.scale = _check_scale(scale)
+        self.head = nn.Conv2d(in_chans, n_feats, 3, padding=1)
+        self.body = nn.Sequential(*[_ResBlock(n_feats, res_scale) for _ in range(n_blocks)],
+                                  nn.Conv2d(n_feats, n_feats, 3, padding=1))
+        self.upsample, n_up = _upsampler(n_feats, self.scale)
+        self.tail = nn.Conv2d(n_feats, in_chans, 3, padding=1)
+        # 3x3 convolutions at input resolution each add one pixel; those after
+        # the upsampler add at most one input pixel each; bicubic adds two.
+        self.receptive_field = 1 + 2 * n_blocks + 1 + n_up + 1 + 2
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)
+
+    def forward(self, x):
+        features = self.head(x)
+        features = features + self.body(features)
+        return self._skip(x) + self.tail(self.upsample(features))
+
+
+class SRResNet(_SRBase):
+    """SRGAN generator (SRResNet): batch-normalised residual blocks, PReLU, 9x9 head and tail.
+
+    Used as the baseline of the benchmark; same bicubic skip as `EDSR` so the
+    comparison is about the body.
+    """
+
+    def __init__(self, scale=2, *, n_feats=32, n_blocks=8, in_chans=1):
+        super().__init__()
+        self.scale = _check_scale(scale)
+        self.head = nn.Sequential(nn.Conv2d(in_chans, n_feats, 9, padding=4), nn.PReLU(n_feats))
+        self.body = nn.Sequential(*[_BNResBlock(n_feats) for _ in range(n_blocks)],
+                                  nn.Conv2d(n_feats, n_feats, 3, padding=1),
+                                  nn.BatchNorm2d(n_feats))
+        self.upsample, n_up = _upsampler(n_feats, self.scale, act=nn.PReLU)
+        self.tail = nn.Conv2d(n_feats, in_chans, 9, padding=4)
+        self.receptive_field = 4 + 2 * n_blocks + 1 + n_up + 4 + 2
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)
+
+    def forward(self, x):
+        features = self.head(x)
+        features = features + self.body(features)
+        return self._skip(x) + self.tail(self.upsample(features))
+
+
+_CLASSES = {'edsr': EDSR, 'srresnet': SRResNet}
+
+
+def create_sr_network(arch, scale, **kwargs):
+    """Build a super-resolution network by name.
+
+    Parameters
+    ----------
+    arch : str
+        One of `SR_ARCHS`: ``'edsr-xs'`` (16 channels, 4 blocks, ~30k
+        parameters), ``'edsr-s'`` (32 x 8, ~195k), ``'edsr-m'`` (48 x 12,
+        ~600k), ``'srresnet'`` (the SRGAN generator, 32 x 8).
+    scale : {2, 3, 4}
+    **kwargs
+        Override the defaults of the architecture (``n_feats``,
+        ``n_blocks``, ...).
+
+    Returns
+    -------
+    network : `torch.nn.Module`
+        With ``scale`` and ``receptive_field`` attributes.
+    """
+    if arch not in SR_ARCHS:
+        msg = f'unknown super-resolution architecture {arch!r}; use one of {sorted(SR_ARCHS)}'
+        raise ValueError(msg)
+    kind, defaults = SR_ARCHS[arch]
+    params = {**defaults, **kwargs}
+    try:
+        return _CLASSES[kind](scale, **params)
+    except TypeError as exc:
+        msg = f'bad keyword arguments for {arch!r}: {exc}'
+        raise ValueError(msg) from None
+
+
+def count_parameters(network):
+    """Number of trainable parameters of ``network``."""
+    return sum(p.numel() for p in network.parameters() if p.requires_grad)
