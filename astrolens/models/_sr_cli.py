@@ -11,7 +11,10 @@ __all__ = ['add_commands', 'add_train_sr', 'main_train_sr']
 
 DEFAULT_MODEL = 'survey-x2'
 PRESETS = {'deeplense-x2': {'scale': 2, 'sim_preset': 'deeplense-x2'},
+           'survey-x2': {'scale': 2, 'sim_preset': 'deeplense-x2'},
            'hsc-hst-x3': {'scale': 3, 'sim_preset': 'hsc-hst'}}
+# scikit-image's Hubble Deep Field: columns < 500 train, columns >= 500 are for evaluation only
+HDF_SPLIT_COLUMN = 500
 
 
 def _run_enhance(args):
@@ -91,6 +94,8 @@ def add_train_sr(train_subparsers):
     p.add_argument('--learning-rate', type=float, default=1e-3)
     p.add_argument('--patience', type=int, default=None)
     p.add_argument('--init', default=None, help='start from these weights (fine-tuning)')
+    p.add_argument('--fine-tune', action='store_true',
+                   help='few-shot: start from --init with SuperResolver.fine_tune')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--checkpoint-dir', default=None)
     p.add_argument('--device', default='auto')
@@ -103,12 +108,95 @@ def add_train_sr(train_subparsers):
 
 
 def _simulated(preset, n, seed):
-    from astrolens.simulation import simulate_sr_pairs
+    try:
+        from astrolens.simulation import simulate_sr_pairs
+    except ImportError:  # the subpackage may not re-export it
+        from astrolens.simulation._sr_pairs import simulate_sr_pairs
 
     pairs = simulate_sr_pairs(n, preset=preset, seed=seed)
     if isinstance(pairs, tuple) and len(pairs) == 2:
         return pairs
     return pairs.lr, pairs.hr
+
+
+def hdf_pairs(n, *, half='left', seed=0, lr_size=75):
+    """LR/HR pairs cut from scikit-image's Hubble Deep Field, degraded like "deeplense-x2".
+
+    HR: a random ``2*lr_size`` square crop of the grey-level image (sum of
+    the RGB planes), in a random D4 orientation. LR: the crop blurred by a
+    Gaussian of FWHM 2.44 HR pixels (0.15" vs 0.087" PSFs at 0.05"/px), summed
+    over 2x2 blocks (flux per pixel is kept), plus Gaussian noise of a random
+    sigma in [1, 4] (the sky level of the binned image is ~150).
+
+    Parameters
+    ----------
+    n : int
+    half : {'left', 'right'}
+        ``'left'``: columns < 500 (training); ``'right'``: columns >= 500,
+        for evaluation only.
+    seed : int
+
+    Returns
+    -------
+    lr, hr : `~numpy.ndarray`
+        ``(n, lr_size, lr_size)`` and ``(n, 2*lr_size, 2*lr_size)`` float32.
+    """
+    import numpy as np
+    from scipy import ndimage
+    from skimage import data
+
+    grey = data.hubble_deep_field().astype(np.float64).sum(axis=-1)
+    part = grey[:, :HDF_SPLIT_COLUMN] if half == 'left' else grey[:, HDF_SPLIT_COLUMN:]
+    rng = np.random.default_rng([seed, 0 if half == 'left' else 1])
+    size = 2 * lr_size
+    sigma = 2.44 / (2 * np.sqrt(2 * np.log(2)))
+    lrs, hrs = [], []
+    for _ in range(n):
+        r = rng.integers(0, part.shape[0] - size + 1)
+        c = rng.integers(0, part.shape[1] - size + 1)
+        hr = part[r:r + size, c:c + size]
+        k = int(rng.integers(0, 8))
+        hr = np.rot90(hr.T if k >= 4 else hr, k % 4)
+        blurred = ndimage.gaussian_filter(hr, sigma, mode='reflect')
+        lr = blurred.reshape(lr_size, 2, lr_size, 2).sum(axis=(1, 3))
+        lr = lr + rng.normal(0, rng.uniform(1.0, 4.0), lr.shape)
+        lrs.append(lr)
+        hrs.append(hr)
+    return np.stack(lrs).astype(np.float32), np.stack(hrs).astype(np.float32)
+
+
+def _training_pairs(preset, n, seed):
+    import numpy as np
+
+    if preset == 'survey-x2':
+        n_hdf = n // 2
+        llr, lhr = _simulated('deeplense-x2', n - n_hdf, seed)
+        hlr, hhr = hdf_pairs(n_hdf, half='left', seed=seed)
+        order = np.random.default_rng(seed).permutation(n)
+        lr, hr = np.concatenate([llr, hlr])[order], np.concatenate([lhr, hhr])[order]
+        source = ('half simulate_sr_pairs(preset="deeplense-x2"), half '
+                  'astrolens.models._sr_cli.hdf_pairs(half="left") (HDF columns < 500)')
+        return lr, hr, source
+    sim = PRESETS[preset]['sim_preset']
+    lr, hr = _simulated(sim, n, seed)
+    if sim == 'hsc-hst':
+        from astrolens.preprocessing import register_pair
+
+        pairs = [register_pair(low, high, factor=PRESETS[preset]['scale'])
+                 for low, high in zip(lr, hr, strict=True)]
+        return pairs, None, ('astrolens.simulation.simulate_sr_pairs(preset="hsc-hst") '
+                             '+ astrolens.preprocessing.register_pair(factor=3)')
+    return lr, hr, f'astrolens.simulation.simulate_sr_pairs(preset={sim!r})'
+
+
+def _test_sets(preset, n, seed):
+    if preset == 'survey-x2':
+        return {'hdf-right': (*hdf_pairs(n, half='right', seed=seed),
+                              'hdf_pairs(half="right"), HDF columns >= 500'),
+                'deeplense-x2': (*_simulated('deeplense-x2', n, seed),
+                                 'simulate_sr_pairs(preset="deeplense-x2")')}
+    lr, hr, source = _training_pairs(preset, n, seed)
+    return {preset: (lr, hr, source)}
 
 
 def main_train_sr(args):
@@ -123,10 +211,8 @@ def main_train_sr(args):
         check_writable(path, overwrite=args.overwrite)
     scale = args.scale or (PRESETS[args.preset]['scale'] if args.preset else 2)
     if args.preset:
-        sim = PRESETS[args.preset]['sim_preset']
-        lr, hr = _simulated(sim, args.n_train, args.data_seed)
-        data = {'source': f'astrolens.simulation.simulate_sr_pairs(preset={sim!r})',
-                'n_train_pairs': args.n_train, 'seed': args.data_seed}
+        lr, hr, source = _training_pairs(args.preset, args.n_train, args.data_seed)
+        data = {'source': source, 'n_train_pairs': args.n_train, 'seed': args.data_seed}
     else:
         from astrolens.io import load_deeplense_sr
         lr, hr = load_deeplense_sr(args.data)
@@ -134,15 +220,31 @@ def main_train_sr(args):
     sr = SuperResolver(scale, arch=args.arch, loss=args.loss, device=args.device,
                        seed=args.seed, learning_rate=args.learning_rate)
     sr.name_ = args.name or (args.preset or Path(args.output).name)
-    sr.fit(lr, hr, epochs=args.epochs, batch_size=args.batch_size, patch_size=args.patch_size,
-           patience=args.patience, max_minutes=args.max_minutes, init=args.init,
-           checkpoint_dir=args.checkpoint_dir, progress=not args.quiet)
+    if args.fine_tune:
+        if not args.init:
+            msg = '--fine-tune needs --init (the weights to start from)'
+            raise ValueError(msg)
+        sr = SuperResolver.from_pretrained(args.init, device=args.device)
+        sr.name_ = args.name or args.preset or Path(args.output).name
+        sr.fine_tune(lr, hr, epochs=args.epochs, batch_size=args.batch_size,
+                     patch_size=args.patch_size, patience=args.patience or 10,
+                     max_minutes=args.max_minutes, checkpoint_dir=args.checkpoint_dir,
+                     progress=not args.quiet)
+    else:
+        sr.fit(lr, hr, epochs=args.epochs, batch_size=args.batch_size, patch_size=args.patch_size,
+               patience=args.patience, max_minutes=args.max_minutes, init=args.init,
+               checkpoint_dir=args.checkpoint_dir, progress=not args.quiet)
     metrics = None
     if args.preset and args.n_test > 0:
-        tlr, thr = _simulated(PRESETS[args.preset]['sim_preset'], args.n_test, args.test_seed)
-        metrics = sr.evaluate(tlr, thr)
-        metrics['test_set'] = {'source': data['source'], 'n_pairs': args.n_test,
-                               'seed': args.test_seed}
+        metrics = {}
+        for name, (tlr, thr, source) in _test_sets(args.preset, args.n_test,
+                                                    args.test_seed).items():
+            if thr is None:  # registered pairs
+                tlr, thr = [p.lr.data for p in tlr], [p.hr.data for p in tlr]
+            result = sr.evaluate(tlr, thr)
+            result['test_set'] = {'source': source, 'n_pairs': args.n_test,
+                                  'seed': args.test_seed}
+            metrics[name] = result
     sr.config_['data'] = data
     sr.config_['command'] = 'astrolens train sr ' + ' '.join(
         shlex.quote(a) for a in getattr(args, 'argv', sys.argv[3:]))

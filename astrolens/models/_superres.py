@@ -538,13 +538,20 @@ class SuperResolver:
         else:
             source = SuperResolver.from_pretrained(init)
         source._check_fitted()
-        if source.arch != self.arch or int(source.scale) != int(self.scale) or \
-                (source.arch_kwargs or {}) != (self.arch_kwargs or {}):
-            msg = (f'init weights are for arch={source.arch!r} x{source.scale} '
-                   f'{source.arch_kwargs or ""}; this SuperResolver is arch={self.arch!r} '
-                   f'x{self.scale}')
+        if source.arch != self.arch or (source.arch_kwargs or {}) != (self.arch_kwargs or {}):
+            msg = (f'init weights are for arch={source.arch!r} {source.arch_kwargs or ""}; '
+                   f'this SuperResolver is arch={self.arch!r} {self.arch_kwargs or ""}')
             raise ValueError(msg)
-        model.load_state_dict(copy.deepcopy(source.model_.state_dict()))
+        state = copy.deepcopy(source.model_.state_dict())
+        if int(source.scale) != int(self.scale):
+            # Transfer across scales: the feature extractor (head and body) carries over,
+            # the upsampler and tail start fresh.
+            own = model.state_dict()
+            state = {k: v for k, v in state.items()
+                     if k.startswith(('head.', 'body.')) and k in own and own[k].shape == v.shape}
+            own.update(state)
+            state = own
+        model.load_state_dict(state)
         if source is not self:
             self.config_ = getattr(source, 'config_', {})
         return model

@@ -252,3 +252,29 @@ def test_write_fits_round_trip_of_enhanced_image(fitted, pairs, tmp_path):
     write_fits(out, tmp_path / 'sr.fits')
     back = read_fits(tmp_path / 'sr.fits')
     np.testing.assert_allclose(back.data, out.data)
+
+
+def test_init_across_scales_transfers_the_body(fitted, pairs):
+    lr3 = pairs[0][:8, :30, :30]
+    hr3 = np.repeat(np.repeat(lr3, 3, axis=1), 3, axis=2) / 9
+    x3 = SuperResolver(3, arch='edsr-xs', arch_kwargs={'n_feats': 8, 'n_blocks': 2})
+    x3.fit(lr3, hr3, epochs=1, batch_size=4, patch_size=10, init=fitted, val_fraction=0,
+           progress=False)
+    assert x3.model_.upsample[0].weight.shape[0] == 8 * 9
+    assert x3.config_['training']['init'] == fitted.name_
+    with pytest.raises(ValueError, match='init weights are for'):
+        SuperResolver(2, arch='edsr-s').fit(*pairs, epochs=1, init=fitted)
+
+
+def test_cli_train_sr_on_a_deeplense_folder(pairs, tmp_path):
+    from astrolens.io import write_deeplense_sr
+
+    write_deeplense_sr(tmp_path / 'data', pairs[0][:8], pairs[1][:8])
+    out = tmp_path / 'tiny'
+    assert main(['train', 'sr', '--data', str(tmp_path / 'data'), '--arch', 'edsr-xs',
+                 '--epochs', '1', '--batch-size', '4', '--patch-size', '12', '-o', str(out),
+                 '-q']) == 0
+    config = json.loads((tmp_path / 'tiny.json').read_text())
+    assert config['data']['n_train_pairs'] == 8
+    assert config['command'].startswith('astrolens train sr')
+    assert SuperResolver.load(out).scale == 2
