@@ -98,6 +98,8 @@ def add_train_sr(train_subparsers):
                    help='few-shot: start from --init with SuperResolver.fine_tune')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--checkpoint-dir', default=None)
+    p.add_argument('--cache', default=None,
+                   help='folder for simulated/registered hsc-hst pairs (reused when present)')
     p.add_argument('--device', default='auto')
     p.add_argument('--name', default=None, help='model name recorded in the config')
     p.add_argument('-o', '--output', required=True, help='PATH for PATH.safetensors/.json')
@@ -165,7 +167,7 @@ def hdf_pairs(n, *, half='left', seed=0, lr_size=75):
     return np.stack(lrs).astype(np.float32), np.stack(hrs).astype(np.float32)
 
 
-def _training_pairs(preset, n, seed):
+def _training_pairs(preset, n, seed, cache=None):
     import numpy as np
 
     if preset == 'survey-x2':
@@ -178,24 +180,73 @@ def _training_pairs(preset, n, seed):
                   'astrolens.models._sr_cli.hdf_pairs(half="left") (HDF columns < 500)')
         return lr, hr, source
     sim = PRESETS[preset]['sim_preset']
-    lr, hr = _simulated(sim, n, seed)
     if sim == 'hsc-hst':
-        from astrolens.preprocessing import register_pair
-
-        pairs = [register_pair(low, high, factor=PRESETS[preset]['scale'])
-                 for low, high in zip(lr, hr, strict=True)]
-        return pairs, None, ('astrolens.simulation.simulate_sr_pairs(preset="hsc-hst") '
-                             '+ astrolens.preprocessing.register_pair(factor=3)')
+        lr, hr = registered_hsc_hst_pairs(n, seed=seed, cache=cache)
+        return lr, hr, ('astrolens.simulation.simulate_sr_pairs(preset="hsc-hst") '
+                        '+ astrolens.preprocessing.register_pair(factor=3)')
+    lr, hr = _simulated(sim, n, seed)
     return lr, hr, f'astrolens.simulation.simulate_sr_pairs(preset={sim!r})'
 
 
-def _test_sets(preset, n, seed):
+def registered_hsc_hst_pairs(n, *, seed=0, cache=None, progress=False):
+    """Simulated "hsc-hst" pairs registered onto exact x3 grids, as arrays.
+
+    Parameters
+    ----------
+    n, seed : int
+        Passed to `astrolens.simulation.simulate_sr_pairs`.
+    cache : str or `~pathlib.Path`, optional
+        Folder where the simulated FITS pairs (resumable) and the registered
+        arrays (``registered-seed{seed}-n{n}.npz``, no pickles) are kept.
+
+    Returns
+    -------
+    lr, hr : `~numpy.ndarray`
+        ``(n, 32, 32)`` and ``(n, 96, 96)``; pairs whose registration failed
+        are left out.
+    """
+    import numpy as np
+
+    from astrolens.io import read_fits
+    from astrolens.preprocessing import register_pair
+
+    try:
+        from astrolens.simulation import simulate_sr_pairs
+    except ImportError:
+        from astrolens.simulation._sr_pairs import simulate_sr_pairs
+    done = None
+    if cache is not None:
+        done = Path(cache) / f'registered-seed{seed}-n{n}.npz'
+        if done.is_file():
+            with np.load(done, allow_pickle=False) as f:
+                return f['lr'], f['hr']
+        root = simulate_sr_pairs(n, preset='hsc-hst', seed=seed,
+                                 out=Path(cache) / f'raw-seed{seed}', progress=progress)
+        lrs = [read_fits(root / 'LR' / f'sample{i}.fits') for i in range(n)]
+        hrs = [read_fits(root / 'HR' / f'sample{i}.fits') for i in range(n)]
+    else:
+        lrs, hrs = simulate_sr_pairs(n, preset='hsc-hst', seed=seed, progress=progress)
+    out_lr, out_hr = [], []
+    for low, high in zip(lrs, hrs, strict=True):
+        try:
+            pair = register_pair(low, high, factor=PRESETS['hsc-hst-x3']['scale'])
+        except ValueError:
+            continue
+        out_lr.append(np.asarray(pair.lr.data, dtype=np.float32))
+        out_hr.append(np.asarray(pair.hr.data, dtype=np.float32))
+    lr, hr = np.stack(out_lr), np.stack(out_hr)
+    if done is not None:
+        np.savez(done, lr=lr, hr=hr)
+    return lr, hr
+
+
+def _test_sets(preset, n, seed, cache=None):
     if preset == 'survey-x2':
         return {'hdf-right': (*hdf_pairs(n, half='right', seed=seed),
                               'hdf_pairs(half="right"), HDF columns >= 500'),
                 'deeplense-x2': (*_simulated('deeplense-x2', n, seed),
                                  'simulate_sr_pairs(preset="deeplense-x2")')}
-    lr, hr, source = _training_pairs(preset, n, seed)
+    lr, hr, source = _training_pairs(preset, n, seed, cache)
     return {preset: (lr, hr, source)}
 
 
@@ -211,7 +262,8 @@ def main_train_sr(args):
         check_writable(path, overwrite=args.overwrite)
     scale = args.scale or (PRESETS[args.preset]['scale'] if args.preset else 2)
     if args.preset:
-        lr, hr, source = _training_pairs(args.preset, args.n_train, args.data_seed)
+        lr, hr, source = _training_pairs(args.preset, args.n_train, args.data_seed,
+                                         args.cache)
         data = {'source': source, 'n_train_pairs': args.n_train, 'seed': args.data_seed}
     else:
         from astrolens.io import load_deeplense_sr
@@ -237,10 +289,8 @@ def main_train_sr(args):
     metrics = None
     if args.preset and args.n_test > 0:
         metrics = {}
-        for name, (tlr, thr, source) in _test_sets(args.preset, args.n_test,
-                                                    args.test_seed).items():
-            if thr is None:  # registered pairs
-                tlr, thr = [p.lr.data for p in tlr], [p.hr.data for p in tlr]
+        for name, (tlr, thr, source) in _test_sets(args.preset, args.n_test, args.test_seed,
+                                                    args.cache).items():
             result = sr.evaluate(tlr, thr)
             result['test_set'] = {'source': source, 'n_pairs': args.n_test,
                                   'seed': args.test_seed}

@@ -278,3 +278,19 @@ def test_cli_train_sr_on_a_deeplense_folder(pairs, tmp_path):
     assert config['data']['n_train_pairs'] == 8
     assert config['command'].startswith('astrolens train sr')
     assert SuperResolver.load(out).scale == 2
+
+
+def test_fit_accepts_a_deeplense_folder_and_registered_pairs(pairs, tmp_path):
+    from astrolens.io import write_deeplense_sr
+    from astrolens.preprocessing import RegisteredPair
+
+    lr, hr = pairs[0][:6], pairs[1][:6]
+    write_deeplense_sr(tmp_path, lr, hr)
+    opts = {'epochs': 1, 'batch_size': 3, 'patch_size': 12, 'progress': False}
+    small = {'arch': 'edsr-xs', 'arch_kwargs': {'n_feats': 8, 'n_blocks': 1}}
+    assert SuperResolver(2, **small).fit(tmp_path, **opts).config_['training']['n_pairs'] == 6
+    registered = [RegisteredPair(NDData(a), NDData(b), 2, (0, 0), (0, 0), (0, 0), (0, 0), 1.0,
+                                 1.0, np.ones_like(b)) for a, b in zip(lr, hr, strict=True)]
+    assert SuperResolver(2, **small).fit(registered, **opts).config_['training']['n_pairs'] == 6
+    with pytest.raises(ValueError, match='factor'):
+        SuperResolver(3, **small).fit(registered, **opts)
