@@ -1,0 +1,54 @@
+# Licensed under a 3-clause BSD style license - see LICENSE
+"""``astrolens simulate classification`` and ``astrolens simulate sr``."""
+
+from astrolens.simulation._instruments import MODELS
+from astrolens.simulation._sr_pairs import PRESETS
+
+__all__ = ['add_commands']
+
+
+def _run_classification(args):
+    from astrolens.simulation._datasets import simulate_classification_set
+
+    root = simulate_classification_set(args.n_per_class, model=args.model, seed=args.seed,
+                                       out=args.out, format=args.format, workers=args.workers,
+                                       progress=True)
+    print(f'{3 * args.n_per_class} images ({args.model}) in {root}')
+    return 0
+
+
+def _run_sr(args):
+    from astrolens.simulation._sr_pairs import simulate_sr_pairs
+
+    root = simulate_sr_pairs(args.n, preset=args.preset, seed=args.seed, out=args.out,
+                             workers=args.workers, progress=True)
+    print(f'{args.n} {args.preset} pairs in {root}')
+    return 0
+
+
+def add_commands(subparsers):
+    """Register ``simulate classification`` and ``simulate sr``."""
+    simulate = subparsers.add_parser(
+        'simulate', help='simulate DeepLense-style lens images and SR pairs',
+        description='Simulate lens images with lenstronomy. Files are written atomically; '
+                    'rerunning into the same folder keeps the files already there.')
+    sub = simulate.add_subparsers(dest='what', metavar='WHAT', required=True)
+
+    cls = sub.add_parser('classification', help='no / cdm / vortex classification set')
+    cls.add_argument('--model', default='model_i', choices=MODELS)
+    cls.add_argument('--n-per-class', type=int, required=True, metavar='N')
+    cls.add_argument('--out', required=True, metavar='DIR')
+    cls.add_argument('--format', default='deeplense', choices=('deeplense', 'fits'))
+    cls.add_argument('--seed', type=int, default=0)
+    cls.add_argument('--workers', type=int, default=1, metavar='W',
+                     help='worker processes (0: all CPUs)')
+    cls.set_defaults(func=_run_classification)
+
+    sr = sub.add_parser('sr', help='low/high-resolution pairs')
+    sr.add_argument('--preset', default='deeplense-x2', choices=PRESETS)
+    sr.add_argument('--n', type=int, required=True)
+    sr.add_argument('--out', required=True, metavar='DIR')
+    sr.add_argument('--seed', type=int, default=0)
+    sr.add_argument('--workers', type=int, default=1, metavar='W',
+                    help='worker processes (0: all CPUs)')
+    sr.set_defaults(func=_run_sr)

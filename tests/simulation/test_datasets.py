@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+
+from astrolens.cli import main
+from astrolens.io import load_deeplense_classification, load_deeplense_sr, read_fits
+from astrolens.simulation import simulate_classification_set, simulate_sr_pairs
+
+
+def test_classification_set_is_the_same_whatever_the_workers():
+    one = simulate_classification_set(3, seed=4, workers=1, return_masses=True)
+    two = simulate_classification_set(3, seed=4, workers=2, return_masses=True)
+    images, labels, classes, masses = one
+    assert images.shape == (9, 150, 150) and classes == ('no', 'cdm', 'vortex')
+    assert list(labels) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert np.all(np.isnan(masses[:6])) and np.all((masses[6:] > 1e-24) & (masses[6:] < 1e-22))
+    assert np.array_equal(images, two[0]) and np.array_equal(masses, two[3], equal_nan=True)
+
+
+def test_classification_set_bad_arguments():
+    with pytest.raises(ValueError, match='n_per_class'):
+        simulate_classification_set(-2)
+    with pytest.raises(ValueError, match='model'):
+        simulate_classification_set(1, model='model_x')
+    with pytest.raises(ValueError, match='format'):
+        simulate_classification_set(1, out='x', format='hdf5')
+
+
+def test_cli_writes_deeplense_layout_and_resumes(tmp_path, capsys):
+    out = tmp_path / 'set'
+    assert main(['simulate', 'classification', '--n-per-class', '2', '--out', str(out),
+                 '--seed', '1']) == 0
+    assert sorted(p.name for p in out.iterdir()) == ['no', 'sphere', 'vort']
+    images, labels, classes, masses = load_deeplense_classification(out, return_masses=True)
+    assert images.shape == (6, 150, 150) and np.isfinite(masses[labels == 2]).all()
+    expected = simulate_classification_set(2, seed=1)[0]
+    assert np.array_equal(images, expected)
+    # a rerun keeps complete files and only makes the missing one
+    kept = out / 'sphere' / '0.npy'
+    stamp = kept.stat().st_mtime_ns
+    (out / 'no' / '1.npy').unlink()
+    assert main(['simulate', 'classification', '--n-per-class', '2', '--out', str(out),
+                 '--seed', '1']) == 0
+    assert kept.stat().st_mtime_ns == stamp
+    assert np.array_equal(load_deeplense_classification(out)[0], expected)
+    assert not list(out.rglob('*.tmp*'))
+
+
+def test_cli_rejects_negative_count(tmp_path, capsys):
+    assert main(['simulate', 'sr', '--n', '-3', '--out', str(tmp_path)]) == 1
+    assert 'n must be a non-negative integer' in capsys.readouterr().err
+
+
+def test_fits_classification_files_carry_wcs(tmp_path):
+    simulate_classification_set(1, seed=2, out=tmp_path, format='fits')
+    nd = read_fits(tmp_path / 'vort' / '0.fits')
+    assert nd.data.shape == (150, 150) and nd.wcs.has_celestial
+
+
+def test_deeplense_x2_pairs_shapes_and_flux(tmp_path):
+    lr, hr = simulate_sr_pairs(3, seed=0)
+    assert lr.shape == (3, 75, 75) and hr.shape == (3, 150, 150)
+    # same physical flux: 4x larger pixels hold 4x the flux per pixel
+    assert np.allclose(lr.sum(axis=(1, 2)), hr.sum(axis=(1, 2)), rtol=0.03)
+    simulate_sr_pairs(3, seed=0, out=tmp_path, workers=2)
+    lr2, hr2 = load_deeplense_sr(tmp_path)
+    assert np.array_equal(lr2, lr) and np.array_equal(hr2, hr)
+
+
+def test_hsc_hst_pairs_carry_wcs_psf_and_offset():
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    lrs, hrs = simulate_sr_pairs(2, preset='hsc-hst', seed=3)
+    for lr, hr in zip(lrs, hrs, strict=True):
+        assert np.allclose(proj_plane_pixel_scales(lr.wcs) * 3600, 0.168)
+        assert np.allclose(proj_plane_pixel_scales(hr.wcs) * 3600, 0.05)
+        assert lr.psf.ndim == 2 and hr.psf.ndim == 2
+        assert lr.psf.sum() == pytest.approx(1) and hr.psf.sum() == pytest.approx(1)
+        offset = np.hypot(lr.meta['offset_dra_arcsec'], lr.meta['offset_ddec_arcsec'])
+        assert offset <= 0.1
+        assert 0.5 < lr.meta['psf_fwhm_lr'] < 0.75 and 0.09 < hr.meta['psf_fwhm_hr'] < 0.11
+        # the LR header is off by the recorded offset: its centre is displaced
+        true_centre = hr.wcs.pixel_to_world(79.5, 79.5)
+        claimed = lr.wcs.pixel_to_world(15.5, 15.5)
+        dra = (claimed.ra - true_centre.ra).deg * 3600 * np.cos(np.deg2rad(2.0))
+        ddec = (claimed.dec - true_centre.dec).deg * 3600
+        assert dra == pytest.approx(lr.meta['offset_dra_arcsec'], abs=1e-6)
+        assert ddec == pytest.approx(lr.meta['offset_ddec_arcsec'], abs=1e-6)
+        # both see the same scene: similar total flux (HR covers a bit more sky)
+        assert lr.data.sum() == pytest.approx(hr.data.sum(), rel=0.1)
