@@ -5,5 +5,9 @@
 
 from astrolens.preprocessing._normalize import (METHODS, denormalize, denormalize_array,
                                                 normalize, normalize_array)
+from astrolens.preprocessing._psf import gaussian_psf, match_psf, matching_kernel, read_psf
+from astrolens.preprocessing._registration import RegisteredPair, register_directory, register_pair
 
-__all__ = ['METHODS', 'denormalize', 'denormalize_array', 'normalize', 'normalize_array']
+__all__ = ['METHODS', 'RegisteredPair', 'denormalize', 'denormalize_array', 'gaussian_psf',
+           'match_psf', 'matching_kernel', 'normalize', 'normalize_array', 'read_psf',
+           'register_directory', 'register_pair']
