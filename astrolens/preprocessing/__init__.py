@@ -3,8 +3,13 @@
 (recorded in ``meta``), LR/HR pair registration and PSF matching.
 """
 
-from astrolens.preprocessing._normalize import (METHODS, denormalize, denormalize_array,
-                                                normalize, normalize_array)
+from astrolens.preprocessing._normalize import (
+                                                METHODS,
+                                                denormalize,
+                                                denormalize_array,
+                                                normalize,
+                                                normalize_array,
+)
 from astrolens.preprocessing._psf import gaussian_psf, match_psf, matching_kernel, read_psf
 from astrolens.preprocessing._registration import RegisteredPair, register_directory, register_pair
 
