@@ -1,0 +1,675 @@
+# Licensed under a 3-clause BSD style license - see LICENSE
+"""`LensClassifier`: dark-matter substructure classes of strong-lens images."""
+
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from astrolens.io import (
+    CLASSES,
+    as_image_array,
+    canonical_class,
+    load_deeplense_classification,
+    read_deeplense_npy,
+    to_nddata,
+)
+from astrolens.models._networks import create_network
+from astrolens.models._serialization import (
+    load_state,
+    load_weights,
+    read_json_config,
+    save_weights,
+    to_tensor_dict,
+    weight_paths,
+)
+from astrolens.models._training import epoch_rng, resolve_device, train
+from astrolens.utils import NotFittedError, WeightsError
+
+__all__ = ['LensClassifier', 'STRETCHES', 'prepare_images']
+
+#: Intensity stretches available after the per-image min-max scaling.
+STRETCHES = ('sqrt', 'asinh', 'linear')
+
+_FORMAT = 'astrolens-classifier'
+
+
+def prepare_images(images, *, crop=84, stretch='sqrt'):
+    """Turn images into network inputs, independently of their intensity units.
+
+    Each image is centre-cropped, scaled to [0, 1] by its own minimum and
+    maximum, stretched, and standardised to zero mean and unit variance.
+    The min-max step makes the result invariant to any positive affine
+    rescaling of the input, so raw counts (DeepLenseSim) and DeepLense's
+    min-max normalised files give the same network input.
+
+    Parameters
+    ----------
+    images : `~numpy.ndarray`
+        ``(N, H, W)`` batch (or one ``(H, W)`` image).
+    crop : int or None, optional
+        Side of the central crop; images no larger than it are kept whole,
+        and None (or 0) keeps every image whole.
+    stretch : {'sqrt', 'asinh', 'linear'}, optional
+        ``'sqrt'`` approximately equalises Poisson noise on counts,
+        ``'asinh'`` is ``asinh(x / 0.02)``.
+
+    Returns
+    -------
+    prepared : `~numpy.ndarray`
+        ``(N, h, w)`` float32.
+    """
+    if stretch not in STRETCHES:
+        msg = f'stretch must be one of {STRETCHES}, got {stretch!r}'
+        raise ValueError(msg)
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    if crop:
+        crop = int(crop)
+        h, w = x.shape[-2:]
+        top, left = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
+        x = x[:, top:top + min(h, crop), left:left + min(w, crop)]
+    x = np.array(x, dtype=np.float32, copy=True)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        fill = np.nanmin(np.where(bad, np.nan, x), axis=(1, 2), keepdims=True)
+        x = np.where(bad, np.nan_to_num(fill, nan=0.0), x)
+    lo = x.min(axis=(1, 2), keepdims=True)
+    span = x.max(axis=(1, 2), keepdims=True) - lo
+    x = (x - lo) / np.where(span > 0, span, 1.0)
+    if stretch == 'sqrt':
+        x = np.sqrt(x)
+    elif stretch == 'asinh':
+        x = np.arcsinh(x / 0.02)
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    std = x.std(axis=(1, 2), keepdims=True)
+    return ((x - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
+
+
+def _single_image(item):
+    if isinstance(item, (str, Path)) and Path(item).suffix == '.npy':
+        return read_deeplense_npy(item)[0]
+    data = to_nddata(item).data
+    return as_image_array(data, name='image', allow_batch=False)
+
+
+def _as_images(X):
+    """Parse any accepted input into an ``(N, H, W)`` array (and labels for a folder)."""
+    if isinstance(X, (str, Path)) and Path(X).is_dir():
+        images, labels, classes = load_deeplense_classification(X)
+        return images, [classes[i] for i in labels]
+    if isinstance(X, np.ndarray):
+        array = as_image_array(X, name='X')
+        return (array[None] if array.ndim == 2 else array), None
+    if isinstance(X, list):
+        if not X:
+            msg = 'X is an empty list'
+            raise ValueError(msg)
+        arrays = [_single_image(item) for item in X]
+        shapes = {a.shape for a in arrays}
+        if len(shapes) > 1:
+            msg = f'all images must have the same shape, got {sorted(shapes)}'
+            raise ValueError(msg)
+        return np.stack(arrays), None
+    if isinstance(X, (str, Path)) and Path(X).suffix == '.npy':
+        return read_deeplense_npy(X)[0][None], None
+    data = to_nddata(X).data
+    array = as_image_array(data, name='X')
+    return (array[None] if array.ndim == 2 else array), None
+
+
+def _d4(x, k):
+    """Element ``k`` (0-7) of the dihedral group on the last two axes of a tensor."""
+    if k >= 4:
+        x = torch.flip(x, dims=(-1,))
+    return torch.rot90(x, k % 4, dims=(-2, -1))
+
+
+def _augment_d4(x, rng):
+    which = rng.integers(0, 8, size=len(x))
+    out = torch.empty_like(x)
+    for k in range(8):
+        idx = np.flatnonzero(which == k)
+        if idx.size:
+            t = torch.from_numpy(idx)
+            out[t] = _d4(x[t], k)
+    return out
+
+
+class LensClassifier:
+    """Classify strong-lens images by dark-matter substructure: no / CDM / vortex.
+
+    Parameters
+    ----------
+    backbone : str, optional
+        ``'lensresnet'`` (default), a compact residual network that keeps
+        full resolution in its first stage, where substructure shows as
+        perturbations a few pixels wide; ``'lensresnet_s'``, a smaller one;
+        or any `timm` model name (built with ``in_chans=1``,
+        ``pretrained=False``), such as ``'efficientnet_b0'`` or
+        ``'resnet18'``.
+    epochs : int, optional
+        Maximum number of epochs.
+    batch_size : int, optional
+    lr : float, optional
+        Peak AdamW learning rate (linear warm-up, then cosine decay).
+    weight_decay : float, optional
+    augment : {'d4', None}, optional
+        Random rotations by multiples of 90 degrees and flips in training.
+    tta : bool or {'d4', 'rot4'}, optional
+        Average predicted probabilities over the 8 (``True``, ``'d4'``) or
+        4 (``'rot4'``) symmetric versions of each image.
+    normalization : {'sqrt', 'asinh', 'linear'}, optional
+        Stretch applied after the per-image min-max scaling and before the
+        per-image standardisation (see `prepare_images`); part of the saved
+        model.
+    crop : int or None, optional
+        Side of the central crop fed to the network (part of the saved
+        model). Model I lenses lie within ~2" (40 px) of the centre.
+    val_fraction : float, optional
+        Fraction of the training images held out (stratified) for
+        validation, early stopping and keeping the best epoch; 0 turns
+        validation off.
+    patience : int, optional
+        Early-stopping patience in epochs (None: never stop early).
+    max_minutes : float, optional
+        Training time budget; the cosine schedule is shortened to end
+        inside it.
+    device : str, optional
+        ``'auto'`` (CUDA when available), ``'cpu'``, ``'cuda'``, ...
+    seed : int, optional
+        Seeds the weights, the validation split, shuffling and augmentation.
+    checkpoint_dir : str or `~pathlib.Path`, optional
+        Write a checkpoint every epoch there and resume from it.
+    backbone_kwargs : dict, optional
+        Extra arguments of the network factory (JSON-serialisable).
+    progress : bool, optional
+        Show progress bars.
+
+    Attributes
+    ----------
+    model_ : `torch.nn.Module`
+        The trained network (on the CPU, in evaluation mode).
+    classes_ : tuple of str
+        Class names, in the order of the columns of `predict_proba`.
+    history_ : list of dict
+        Per-epoch training loss, learning rate and validation metrics.
+    info_ : dict
+        Provenance: training data sizes, seeds, command and metrics, saved
+        in the JSON configuration.
+    """
+
+    def __init__(self, backbone='lensresnet', *, epochs=20, batch_size=64, lr=2e-3,
+                 weight_decay=0.05, augment='d4', tta=True, normalization='sqrt', crop=84,
+                 val_fraction=0.1, patience=None, max_minutes=None, device='auto', seed=0,
+                 checkpoint_dir=None, backbone_kwargs=None, progress=True):
+        self.backbone = backbone
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.augment = augment
+        self.tta = tta
+        self.normalization = normalization
+        self.crop = crop
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.max_minutes = max_minutes
+        self.device = device
+        self.seed = seed
+        self.checkpoint_dir = checkpoint_dir
+        self.backbone_kwargs = backbone_kwargs
+        self.progress = progress
+
+    _PARAMS = ('backbone', 'epochs', 'batch_size', 'lr', 'weight_decay', 'augment', 'tta',
+               'normalization', 'crop', 'val_fraction', 'patience', 'max_minutes', 'device',
+               'seed', 'checkpoint_dir', 'backbone_kwargs', 'progress')
+
+    def get_params(self):
+        """Constructor parameters as a dict (scikit-learn convention)."""
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def __repr__(self):
+        changed = {k: v for k, v in self.get_params().items()
+                   if v != type(self)().get_params()[k]}
+        return f'{type(self).__name__}({", ".join(f"{k}={v!r}" for k, v in changed.items())})'
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _check_params(self):
+        if self.augment not in ('d4', None, False):
+            msg = f"augment must be 'd4' or None, got {self.augment!r}"
+            raise ValueError(msg)
+        if self.tta not in (True, False, None, 'd4', 'rot4'):
+            msg = f"tta must be True, False, 'd4' or 'rot4', got {self.tta!r}"
+            raise ValueError(msg)
+        if self.normalization not in STRETCHES:
+            msg = f'normalization must be one of {STRETCHES}, got {self.normalization!r}'
+            raise ValueError(msg)
+        if not 0 <= self.val_fraction < 1:
+            msg = f'val_fraction must be in [0, 1), got {self.val_fraction!r}'
+            raise ValueError(msg)
+
+    def _prepare(self, images):
+        return prepare_images(images, crop=self.crop, stretch=self.normalization)
+
+    def _encode(self, y, n):
+        """Labels -> (indices, classes)."""
+        y = list(np.asarray(y).ravel()) if not isinstance(y, list) else list(y)
+        if len(y) != n:
+            msg = f'y has {len(y)} labels but X has {n} images'
+            raise ValueError(msg)
+        arr = np.asarray(y)
+        if arr.dtype.kind in 'iu' or (arr.dtype.kind == 'f' and np.all(arr == np.round(arr))):
+            ints = arr.astype(np.int64)
+            if ints.min() >= 0 and ints.max() < len(CLASSES):
+                return ints, CLASSES
+            classes = tuple(str(v) for v in np.unique(ints))
+            return np.searchsorted(np.unique(ints), ints), classes
+        names = [str(v) for v in y]
+        try:
+            canon = [canonical_class(v) for v in names]
+        except ValueError:
+            classes = tuple(sorted(set(names)))
+            return np.array([classes.index(v) for v in names]), classes
+        return np.array([CLASSES.index(v) for v in canon]), CLASSES
+
+    def _build(self, num_classes):
+        return create_network(self.backbone, in_chans=1, num_classes=num_classes,
+                              **(self.backbone_kwargs or {}))
+
+    def _tta_ops(self):
+        if self.tta in (True, 'd4'):
+            return range(8)
+        if self.tta == 'rot4':
+            return range(4)
+        return range(1)
+
+    def _check_fitted(self):
+        if getattr(self, 'model_', None) is None:
+            msg = (f'this {type(self).__name__} is not fitted yet: call fit() first, or use '
+                   'LensClassifier.load(path) or LensClassifier.from_pretrained(name)')
+            raise NotFittedError(msg)
+
+    # -- training ----------------------------------------------------------------------
+
+    def fit(self, X=None, y=None, *, simulator=None, steps=None, val_images=None,
+            val_labels=None):
+        """Train on images, a DeepLense folder, or freshly simulated images.
+
+        Parameters
+        ----------
+        X : array-like, list, or path, optional
+            ``(N, H, W)`` images (any units: counts or normalised), a list
+            of anything `astrolens.io.to_nddata` accepts, or a DeepLense
+            classification folder (then ``y`` must be None).
+        y : array-like, optional
+            ``(N,)`` labels: class names (DeepLense aliases are mapped to
+            ``'no'``, ``'cdm'``, ``'vortex'``) or integer indices (0, 1, 2
+            mean no, cdm, vortex).
+        simulator : dict, optional
+            Instead of ``X``: ``{class name: source}`` where ``source`` is an
+            object with ``simulate(n)`` (such as
+            ``astrolens.simulation.LensSimulator``) or a callable ``f(n)``
+            returning ``(n, H, W)`` images. Every batch is simulated afresh,
+            so a long run never sees the same image twice.
+        steps : int, optional
+            Optimiser steps per epoch. Required with ``simulator``; with
+            images it defaults to one pass over the training split.
+        val_images, val_labels : optional
+            An explicit validation set instead of ``val_fraction`` of ``X``
+            (with ``simulator``, by default ``val_fraction * steps *
+            batch_size`` images, at least 60, are simulated once).
+
+        Returns
+        -------
+        self : `LensClassifier`
+        """
+        self._check_params()
+        rng = np.random.default_rng(self.seed)
+        if simulator is not None:
+            if X is not None:
+                msg = 'pass either X (and y) or simulator, not both'
+                raise ValueError(msg)
+            if steps is None:
+                msg = 'fit(simulator=...) needs steps= (optimiser steps per epoch)'
+                raise ValueError(msg)
+            batches, val, classes, n_train = self._simulated_batches(simulator, steps, rng)
+            if val_images is not None:
+                val = self._val_tensors(val_images, val_labels, classes)
+        else:
+            if X is None:
+                msg = 'fit needs images X (with labels y) or simulator='
+                raise ValueError(msg)
+            images, folder_labels = _as_images(X)
+            if folder_labels is not None:
+                if y is not None:
+                    msg = 'X is a DeepLense folder, which carries its labels: pass y=None'
+                    raise ValueError(msg)
+                y = folder_labels
+            elif y is None:
+                msg = 'fit(X, y) needs labels y for an array of images'
+                raise ValueError(msg)
+            labels, classes = self._encode(y, len(images))
+            prepared = self._prepare(images)
+            del images
+            if val_images is not None:
+                train_idx = np.arange(len(labels))
+                val = self._val_tensors(val_images, val_labels, classes)
+            else:
+                train_idx, val_idx = self._split(labels, rng)
+                val = None
+                if val_idx.size:
+                    val = (torch.from_numpy(prepared[val_idx][:, None]),
+                           torch.from_numpy(labels[val_idx]))
+            x_train = torch.from_numpy(prepared[train_idx][:, None])
+            y_train = torch.from_numpy(labels[train_idx])
+            n_train = len(train_idx)
+            batches, steps = self._array_batches(x_train, y_train, steps)
+        num_classes = len(classes)
+        torch.manual_seed(self.seed)
+        model = self._build(num_classes)
+        val_fn = None
+        if val is not None:
+            xv, yv, bs = val[0], val[1], max(self.batch_size, 128)
+
+            def val_fn():
+                return ((xv[i:i + bs], yv[i:i + bs]) for i in range(0, len(xv), bs))
+
+        def metrics(outputs, targets):
+            from astrolens.metrics import roc_auc
+
+            proba = torch.softmax(outputs, 1).numpy()
+            t = targets.numpy()
+            out = {'accuracy': float(np.mean(proba.argmax(1) == t))}
+            if len(np.unique(t)) > 1:
+                out['auc_macro'] = roc_auc(t, proba)['macro']
+            return out
+
+        t0 = time.perf_counter()
+        result = train(model, F.cross_entropy, batches, epochs=self.epochs,
+                       steps_per_epoch=steps, lr=self.lr, weight_decay=self.weight_decay,
+                       val_batches=val_fn, metrics=metrics, monitor='val_loss', mode='min',
+                       patience=self.patience, max_minutes=self.max_minutes,
+                       checkpoint_dir=self.checkpoint_dir, device=self.device, seed=self.seed,
+                       progress=self.progress)
+        model.eval()
+        self.model_ = model
+        self.classes_ = tuple(classes)
+        self.history_ = result.history
+        self.info_ = {'n_train': int(n_train), 'n_val': 0 if val is None else len(val[1]),
+                      'steps_per_epoch': int(steps), 'best_epoch': result.best_epoch,
+                      'stopped_early': result.stopped_early,
+                      'resumed_from_epoch': result.resumed_from,
+                      'train_seconds_this_run': round(time.perf_counter() - t0, 1),
+                      'data': 'simulated on the fly' if simulator is not None else 'arrays'}
+        return self
+
+    def _split(self, labels, rng):
+        if not self.val_fraction:
+            return np.arange(len(labels)), np.array([], dtype=np.int64)
+        train_idx, val_idx = [], []
+        for k in np.unique(labels):
+            idx = rng.permutation(np.flatnonzero(labels == k))
+            n_val = int(round(self.val_fraction * idx.size))
+            if idx.size > 1:
+                n_val = min(max(n_val, 1), idx.size - 1)
+            else:
+                n_val = 0
+            val_idx.append(idx[:n_val])
+            train_idx.append(idx[n_val:])
+        return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))
+
+    def _val_tensors(self, images, labels, classes):
+        images, _ = _as_images(images)
+        idx, val_classes = self._encode(labels, len(images))
+        if tuple(val_classes) != tuple(classes):
+            msg = f'validation classes {val_classes} differ from the training classes {classes}'
+            raise ValueError(msg)
+        return torch.from_numpy(self._prepare(images)[:, None]), torch.from_numpy(idx)
+
+    def _array_batches(self, x, y, steps):
+        n, bs = len(x), self.batch_size
+        augment, seed = self.augment == 'd4', self.seed
+        if steps is None:
+            # One pass over the data per epoch, shared between torchrun processes.
+            world = max(1, int(os.environ.get('WORLD_SIZE', '1')))
+            steps = max(1, math.ceil(n / (bs * world)))
+
+        def batches(epoch, rank, world_size):
+            rng = epoch_rng(seed, epoch, rank)
+            shared = epoch_rng(seed, epoch)
+            per_rank = steps * bs
+            order = np.concatenate([shared.permutation(n)
+                                    for _ in range(math.ceil(per_rank * world_size / n) + 1)])
+            mine = order[rank::world_size][:per_rank]
+            for i in range(0, len(mine), bs):
+                idx = torch.from_numpy(mine[i:i + bs])
+                xb = x[idx]
+                if augment:
+                    xb = _augment_d4(xb, rng)
+                yield xb, y[idx]
+
+        return batches, steps
+
+    def _simulated_batches(self, simulator, steps, rng):
+        if not isinstance(simulator, dict) or not simulator:
+            msg = ('simulator must be a dict {class name: object with simulate(n) or '
+                   'callable f(n)}')
+            raise TypeError(msg)
+        names = list(simulator)
+        try:
+            canon = [canonical_class(n) for n in names]
+            classes = tuple(c for c in CLASSES if c in canon) if len(canon) == 3 else CLASSES
+            sources = {CLASSES.index(c): simulator[n] for c, n in zip(canon, names, strict=True)}
+        except ValueError:
+            classes = tuple(str(n) for n in names)
+            sources = dict(enumerate(simulator.values()))
+        if classes == CLASSES and len(sources) < 3:
+            classes = CLASSES
+
+        def draw(source, n):
+            images = source.simulate(n) if hasattr(source, 'simulate') else source(n)
+            return self._prepare(as_image_array(images, name='simulated images'))
+
+        def make(n, gen):
+            counts = np.bincount(gen.integers(0, len(sources), size=n), minlength=len(sources))
+            xs, ys = [], []
+            for (label, source), c in zip(sources.items(), counts, strict=True):
+                if c:
+                    xs.append(draw(source, int(c)))
+                    ys.append(np.full(int(c), label, dtype=np.int64))
+            return torch.from_numpy(np.concatenate(xs)[:, None]), torch.from_numpy(
+                np.concatenate(ys))
+
+        n_val = max(60, int(round(self.val_fraction * steps * self.batch_size)))
+        val = make(n_val, rng) if self.val_fraction else None
+        augment, seed, bs = self.augment == 'd4', self.seed, self.batch_size
+
+        def batches(epoch, rank, world_size):
+            gen = epoch_rng(seed, epoch, rank)
+            for _ in range(steps):
+                xb, yb = make(bs, gen)
+                if augment:
+                    xb = _augment_d4(xb, gen)
+                yield xb, yb
+
+        return batches, val, classes, steps * bs
+
+    # -- prediction --------------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict_proba(self, X, *, batch_size=256):
+        """Class probabilities, ``(N, len(classes_))``, columns following `classes_`.
+
+        Parameters
+        ----------
+        X : array-like, list, `~astropy.nddata.NDData`, HDU, or path
+            One image, an ``(N, H, W)`` batch, a list of images or a
+            DeepLense folder; raw counts and normalised images are equivalent.
+        batch_size : int, optional
+        """
+        self._check_fitted()
+        images, _ = _as_images(X)
+        x = torch.from_numpy(self._prepare(images)[:, None])
+        device = resolve_device(self.device)
+        model = self.model_.to(device).eval()
+        out = []
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size].to(device)
+            probs = [torch.softmax(model(_d4(xb, k)).float(), 1) for k in self._tta_ops()]
+            out.append(torch.stack(probs).mean(0).cpu())
+        self.model_.to('cpu')
+        return torch.cat(out).numpy().astype(np.float64)
+
+    def predict(self, X, **kwargs):
+        """Most probable class name of each image, as an array of str."""
+        proba = self.predict_proba(X, **kwargs)
+        return np.asarray(self.classes_)[proba.argmax(axis=1)]
+
+    def _labels_for(self, X, y):
+        images, folder_labels = _as_images(X)
+        if folder_labels is not None and y is None:
+            y = folder_labels
+        if y is None:
+            msg = 'labels y are needed (or a DeepLense folder)'
+            raise ValueError(msg)
+        idx, classes = self._encode(y, len(images))
+        if tuple(classes) != tuple(self.classes_):
+            names = np.asarray(classes)[idx]
+            unknown = sorted(set(names) - set(self.classes_))
+            if unknown:
+                msg = f'labels {unknown} are not among the classes {self.classes_}'
+                raise ValueError(msg)
+            idx = np.array([self.classes_.index(n) for n in names])
+        return images, idx
+
+    def score(self, X, y=None):
+        """Accuracy on ``X`` with true labels ``y``."""
+        images, idx = self._labels_for(X, y)
+        return float(np.mean(self.predict_proba(images).argmax(axis=1) == idx))
+
+    def evaluate(self, X, y=None):
+        """Accuracy, ROC AUCs and confusion matrix on labelled images.
+
+        Returns
+        -------
+        report : dict
+            See `astrolens.metrics.classification_report`: ``accuracy``,
+            ``auc_micro``, ``auc_macro``, ``auc_per_class`` (by class name),
+            ``confusion_matrix`` (rows: true class, columns: predicted, in
+            the order of `classes_`), ``n_samples``, ``classes``.
+        """
+        from astrolens.metrics import classification_report
+
+        images, idx = self._labels_for(X, y)
+        return classification_report(idx, self.predict_proba(images), classes=self.classes_)
+
+    # -- persistence -------------------------------------------------------------------
+
+    def _config(self, extra=None):
+        from astrolens.version import __version__
+
+        params = self.get_params()
+        params['checkpoint_dir'] = None if params['checkpoint_dir'] is None else str(
+            params['checkpoint_dir'])
+        config = {'format': _FORMAT, 'format_version': 1, 'astrolens_version': __version__,
+                  'architecture': {'backbone': self.backbone, 'in_chans': 1,
+                                   'num_classes': len(self.classes_),
+                                   'kwargs': self.backbone_kwargs or {}},
+                  'normalization': {'method': 'crop, per-image min-max, stretch, standardise',
+                                    'crop': self.crop, 'stretch': self.normalization},
+                  'classes': list(self.classes_), 'params': params,
+                  'training': dict(getattr(self, 'info_', {}) or {}),
+                  'history': list(getattr(self, 'history_', []) or [])}
+        if extra:
+            config.update(extra)
+        return config
+
+    def save(self, path, *, metadata=None, overwrite=True):
+        """Write ``PATH.safetensors`` (weights) and ``PATH.json`` (configuration).
+
+        Parameters
+        ----------
+        path : str or `~pathlib.Path`
+            With or without the ``.safetensors`` suffix.
+        metadata : dict, optional
+            Extra JSON-serialisable entries for the configuration (training
+            command, metrics, ...).
+        overwrite : bool, optional
+
+        Returns
+        -------
+        weights, config : `~pathlib.Path`
+        """
+        self._check_fitted()
+        return save_weights(path, to_tensor_dict(self.model_.state_dict()),
+                            self._config(metadata), overwrite=overwrite)
+
+    @classmethod
+    def _from_files(cls, weights, config_source, *, name):
+        config = read_json_config(config_source, source=f'{name}.json')
+        if config.get('format') != _FORMAT:
+            msg = (f'{name}.json is not a LensClassifier configuration '
+                   f'(format={config.get("format")!r})')
+            raise WeightsError(msg)
+        try:
+            arch, norm = config['architecture'], config['normalization']
+            params = dict(config.get('params', {}))
+            classes = tuple(config['classes'])
+            params.update(backbone=arch['backbone'], backbone_kwargs=arch.get('kwargs') or None,
+                          crop=norm['crop'], normalization=norm['stretch'])
+        except (KeyError, TypeError) as exc:
+            msg = f'{name}.json misses an entry the classifier needs: {exc}'
+            raise WeightsError(msg) from None
+        params = {k: v for k, v in params.items() if k in cls._PARAMS}
+        params['checkpoint_dir'] = None
+        params['device'] = 'auto'
+        clf = cls(**params)
+        try:
+            model = clf._build(len(classes))
+        except (ValueError, TypeError) as exc:
+            msg = f'{name}.json describes an architecture that cannot be built: {exc}'
+            raise WeightsError(msg) from None
+        load_state(model, load_weights(weights, name=f'{name}.safetensors'),
+                   source=f'{name}.safetensors')
+        model.eval()
+        clf.model_, clf.classes_ = model, classes
+        clf.history_ = config.get('history', [])
+        clf.info_ = config.get('training', {})
+        clf.config_ = config
+        return clf
+
+    @classmethod
+    def load(cls, path):
+        """Read a classifier written by `save` (no unpickling).
+
+        Raises
+        ------
+        WeightsError
+            If a file is missing, corrupted or truncated, or the weights do
+            not fit the architecture of the configuration.
+        """
+        weights, config = weight_paths(path)
+        for file in (weights, config):
+            if not file.is_file():
+                msg = f'{file} not found: a saved classifier is a .safetensors + .json pair'
+                raise WeightsError(msg)
+        return cls._from_files(weights, config, name=str(weights.with_suffix('')))
+
+    @classmethod
+    def from_pretrained(cls, name='deeplense-model-i'):
+        """Load shipped weights by name (see `astrolens.models.pretrained.available_models`).
+
+        Read from package data with `importlib.resources`; never from the
+        network.
+        """
+        from astrolens.models.pretrained import model_files
+
+        weights, config = model_files(name)
+        return cls._from_files(weights, config, name=name)

@@ -1,0 +1,93 @@
+# Licensed under a 3-clause BSD style license - see LICENSE
+"""Weights as safetensors plus a JSON configuration; loading never unpickles."""
+
+import json
+from pathlib import Path
+
+import torch
+
+from astrolens.utils import WeightsError, atomic_path
+
+__all__ = ['load_state', 'load_weights', 'read_json_config', 'save_weights', 'to_tensor_dict',
+           'weight_paths']
+
+
+def weight_paths(path):
+    """``(weights, config)`` paths for ``path`` given with or without a suffix."""
+    path = Path(path)
+    if path.suffix in ('.safetensors', '.json'):
+        path = path.with_suffix('')
+    return path.with_name(path.name + '.safetensors'), path.with_name(path.name + '.json')
+
+
+def save_weights(path, state_dict, config, *, overwrite=True):
+    """Write ``state_dict`` as safetensors and ``config`` as JSON, each atomically."""
+    from safetensors.torch import save_file
+
+    weights, config_path = weight_paths(path)
+    tensors = {k: v.detach().to('cpu').contiguous() for k, v in state_dict.items()}
+    with atomic_path(weights, overwrite=overwrite) as tmp:
+        save_file(tensors, str(tmp), metadata={'format': 'pt'})
+    with atomic_path(config_path, overwrite=overwrite) as tmp:
+        tmp.write_text(json.dumps(config, indent=1, sort_keys=False) + '\n')
+    return weights, config_path
+
+
+def read_json_config(path_or_text, *, source):
+    """Parse a JSON configuration, raising `WeightsError` when it is not one."""
+    try:
+        text = path_or_text.read_text() if hasattr(path_or_text, 'read_text') else path_or_text
+        config = json.loads(text)
+    except FileNotFoundError:
+        msg = f'configuration file not found: {source}'
+        raise WeightsError(msg) from None
+    except (OSError, ValueError) as exc:
+        msg = f'{source} is not a readable JSON configuration ({exc})'
+        raise WeightsError(msg) from None
+    if not isinstance(config, dict):
+        msg = f'{source} does not hold a JSON object'
+        raise WeightsError(msg)
+    return config
+
+
+def load_weights(source, *, name=None):
+    """Read safetensors weights from a path or a `importlib.resources` traversable.
+
+    Raises
+    ------
+    WeightsError
+        If the file is missing, truncated or not a safetensors file.
+    """
+    from safetensors.torch import load as load_bytes
+
+    name = name or str(source)
+    try:
+        data = source.read_bytes()
+    except FileNotFoundError:
+        msg = f'weights file not found: {name}'
+        raise WeightsError(msg) from None
+    except OSError as exc:
+        msg = f'cannot read weights file {name} ({exc})'
+        raise WeightsError(msg) from None
+    try:
+        return load_bytes(data)
+    except Exception as exc:  # noqa: BLE001 -- safetensors raises several error types
+        msg = (f'{name} is not a valid safetensors file (truncated or corrupted?): {exc}')
+        raise WeightsError(msg) from None
+
+
+def load_state(model, state, *, source):
+    """``model.load_state_dict(state)``, strictly, with mismatches as `WeightsError`."""
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        msg = (f'the weights in {source} do not fit the architecture in its configuration '
+               f'(wrong shapes or names): {str(exc).splitlines()[0]} ...')
+        raise WeightsError(msg) from None
+    return model
+
+
+def to_tensor_dict(state_dict):
+    """CPU copies of a state dict, for saving."""
+    return {k: v.detach().to('cpu', copy=True) for k, v in state_dict.items()
+            if isinstance(v, torch.Tensor)}
