@@ -93,6 +93,9 @@ def add_train_sr(train_subparsers):
     p.add_argument('--patch-size', type=int, default=24)
     p.add_argument('--learning-rate', type=float, default=1e-3)
     p.add_argument('--patience', type=int, default=None)
+    p.add_argument('--val-fraction', type=float, default=0.1)
+    p.add_argument('--noise-augment', type=float, default=0.0,
+                   help='input-noise jitter (normalised units), for few-shot runs')
     p.add_argument('--init', default=None, help='start from these weights (fine-tuning)')
     p.add_argument('--fine-tune', action='store_true',
                    help='few-shot: start from --init with SuperResolver.fine_tune')
@@ -280,11 +283,13 @@ def main_train_sr(args):
         sr.name_ = args.name or args.preset or Path(args.output).name
         sr.fine_tune(lr, hr, epochs=args.epochs, batch_size=args.batch_size,
                      patch_size=args.patch_size, patience=args.patience or 10,
+                     noise_augment=args.noise_augment or 0.05,
                      max_minutes=args.max_minutes, checkpoint_dir=args.checkpoint_dir,
                      progress=not args.quiet)
     else:
         sr.fit(lr, hr, epochs=args.epochs, batch_size=args.batch_size, patch_size=args.patch_size,
                patience=args.patience, max_minutes=args.max_minutes, init=args.init,
+               val_fraction=args.val_fraction, noise_augment=args.noise_augment,
                checkpoint_dir=args.checkpoint_dir, progress=not args.quiet)
     metrics = None
     if args.preset and args.n_test > 0:

@@ -491,7 +491,9 @@ class SuperResolver:
             },
         }
         if init is not None and 'training' in previous:
-            self.config_['pretraining'] = previous['training']
+            self.config_['pretraining'] = {
+                **previous['training'],
+                **{k: previous[k] for k in ('command', 'data', 'metrics') if k in previous}}
         return self
 
     def fine_tune(self, lr, hr=None, *, epochs=60, batch_size=8, patch_size=24,
