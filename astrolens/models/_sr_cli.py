@@ -20,10 +20,11 @@ HDF_SPLIT_COLUMN = 500
 def _run_enhance(args):
     from astrolens.io import read_fits, write_fits
     from astrolens.models._superres import SuperResolver
-    from astrolens.utils import check_writable
 
     # Refuse before the (slow) network runs, and again atomically when writing.
-    check_writable(args.output, overwrite=args.overwrite)
+    if Path(args.output).exists() and not args.overwrite:
+        msg = f'{args.output} already exists; pass --overwrite to replace it'
+        raise FileExistsError(msg)
     sr = SuperResolver.from_pretrained(args.model, device=args.device)
     data = read_fits(args.input, hdu=args.hdu)
     kwargs = {'uncertainty': args.uncertainty, 'progress': not args.quiet}
