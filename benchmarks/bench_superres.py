@@ -4,13 +4,20 @@ Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_superres.py [--model deeplense-x2]
         [--n-test 300] [--test-seed 12345] [--baseline-minutes 0] [--threads 1]
+        [--cache DIR]
+
+Test sets (never trained on): ``deeplense-x2`` fresh simulated pairs;
+``survey-x2`` crops of the right half of scikit-image's Hubble Deep Field and
+fresh lens pairs; ``hsc-hst-x3`` fresh simulated hsc-hst pairs registered
+with ``register_pair`` (slow: a few seconds per pair; ``--cache`` keeps them).
 
 Prints PSNR / SSIM / MSE / flux errors (metrics of `astrolens.metrics`: images
 rescaled by the HR range) for the model and for bicubic upsampling on the
 same pairs, and the CPU time per image. With ``--baseline-minutes M`` it also
 trains the SRGAN generator (``arch='srresnet'``) with an L2 loss for M
 minutes on the same training data as the shipped model (read from its JSON
-configuration) and reports it alongside.
+configuration) and reports it alongside; ``--equal-budget`` trains the
+shipped architecture from scratch for the same M minutes too.
 """
 
 import argparse
@@ -18,18 +25,8 @@ import time
 
 import torch
 
+from astrolens.models._sr_cli import _test_sets, _training_pairs
 from astrolens.models._superres import SuperResolver
-
-PRESET_OF_MODEL = {'deeplense-x2': 'deeplense-x2', 'hsc-hst-x3': 'hsc-hst',
-                   'survey-x2': 'deeplense-x2'}
-
-
-def _pairs(preset, n, seed):
-    try:
-        from astrolens.simulation import simulate_sr_pairs
-    except ImportError:
-        from astrolens.simulation._sr_pairs import simulate_sr_pairs
-    return simulate_sr_pairs(n, preset=preset, seed=seed)
 
 
 def _row(name, m, seconds=None):
@@ -45,32 +42,42 @@ def main(argv=None):
     parser.add_argument('--test-seed', type=int, default=12345)
     parser.add_argument('--baseline-minutes', type=float, default=0.0)
     parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--equal-budget', action='store_true',
+                        help='with --baseline-minutes, also train our architecture from '
+                             'scratch for the same time')
+    parser.add_argument('--cache', default=None, help='folder for registered hsc-hst pairs')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
     sr = SuperResolver.from_pretrained(args.model, device='cpu')
-    preset = PRESET_OF_MODEL.get(args.model, 'deeplense-x2')
-    lr, hr = _pairs(preset, args.n_test, args.test_seed)
     print(f'{args.model}: {sr.arch} x{sr.scale}, trained: '
           f'{sr.config_.get("command", "?")}')
-    print(f'test set: {args.n_test} fresh "{preset}" pairs, seed {args.test_seed}')
-    t0 = time.process_time()
-    res = sr.evaluate(lr, hr)
-    per_image = (time.process_time() - t0) / len(lr)
-    _row('bicubic', res['bicubic'])
-    _row(f'{args.model}', res['model'], per_image)
-    print(f'gain over bicubic: {res["model"]["psnr"] - res["bicubic"]["psnr"]:+.2f} dB PSNR, '
-          f'{res["model"]["ssim"] - res["bicubic"]["ssim"]:+.4f} SSIM')
-
-    if args.baseline_minutes > 0:
-        data = sr.config_.get('data', {})
-        n_train = int(data.get('n_train_pairs', 1500))
-        tlr, thr = _pairs(preset, n_train, int(data.get('seed', 0)))
-        base = SuperResolver(sr.scale, arch='srresnet', loss='l2', seed=0)
-        base.fit(tlr, thr, epochs=10_000, max_minutes=args.baseline_minutes, progress=False)
-        bres = base.evaluate(lr, hr)
-        _row('srresnet-l2 baseline', bres['model'])
-    return res
+    results = {}
+    for name, (lr, hr, source) in _test_sets(args.model, args.n_test, args.test_seed,
+                                             args.cache).items():
+        print(f'\ntest set {name}: {len(lr)} pairs, seed {args.test_seed}, {source}')
+        t0 = time.process_time()
+        res = sr.evaluate(lr, hr)
+        per_image = (time.process_time() - t0) / len(lr)
+        _row('bicubic', res['bicubic'])
+        _row(args.model, res['model'], per_image)
+        print(f'gain over bicubic: {res["model"]["psnr"] - res["bicubic"]["psnr"]:+.2f} dB '
+              f'PSNR, {res["model"]["ssim"] - res["bicubic"]["ssim"]:+.4f} SSIM')
+        if args.baseline_minutes > 0:
+            data = sr.config_.get('data', {})
+            tlr, thr, _ = _training_pairs(args.model, int(data.get('n_train_pairs', 1500)),
+                                          int(data.get('seed', 0)), args.cache)
+            runs = [('srresnet-l2 baseline', 'srresnet', 'l2')]
+            if args.equal_budget:
+                runs.append((f'{sr.arch}-{sr.loss} same budget', sr.arch, sr.loss))
+            for label, arch, loss in runs:
+                base = SuperResolver(sr.scale, arch=arch, loss=loss, seed=0)
+                base.fit(tlr, thr, epochs=10_000, max_minutes=args.baseline_minutes,
+                         progress=False)
+                minutes = base.history_[-1]['seconds'] / 60
+                _row(f'{label} ({minutes:.1f} min)', base.evaluate(lr, hr)['model'])
+        results[name] = res
+    return results
 
 
 if __name__ == '__main__':
