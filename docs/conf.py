@@ -43,6 +43,8 @@ sphinx_gallery_conf = {
     'download_all_examples': False,
     'remove_config_comments': True,
     'abort_on_example_error': True,
+    # examples are numbered in reading order
+    'within_subsection_order': 'FileNameSortKey',
 }
 
 templates_path = []
