@@ -227,22 +227,6 @@ def _sr_task(task):
 def simulate_sr_pairs(n, *, preset='deeplense-x2', seed=0, out=None, workers=1, progress=False):
     """Simulate low/high-resolution pairs for super-resolution training.
 
-    Presets
-    -------
-    ``'deeplense-x2'``
-        The Model I lens without substructure over the same 7.5" footprint:
-        HR 150x150 at 0.05"/px, PSF FWHM 0.087", noise-free; LR 75x75 at
-        0.10"/px, PSF FWHM 0.15", Poisson noise with exposure 10**U(3, 3.5)
-        plus Gaussian background rms 0.01. Both in flux per pixel, so the LR
-        and HR totals agree.
-    ``'hsc-hst'``
-        HSC-like LR (32x32 at 0.168"/px, seeing 0.55-0.70", HSC-Wide sky
-        noise) and HST-like HR (160x160 at 0.05"/px, PSF FWHM ~0.1", deep),
-        each with its own WCS and position angle; the HR footprint (8") covers
-        the LR one (5.4") at any rotation. The LR WCS is off by a recorded
-        astrometric error of up to 0.1", so pairs must be registered first.
-        PSF kernels are in ``NDData.psf``.
-
     Parameters
     ----------
     n : int
@@ -263,6 +247,24 @@ def simulate_sr_pairs(n, *, preset='deeplense-x2', seed=0, out=None, workers=1, 
     lr, hr : `~numpy.ndarray` or list of `~astropy.nddata.NDData`
         ``(n, 75, 75)`` and ``(n, 150, 150)`` float32 for deeplense-x2, lists
         of NDData for hsc-hst; or the folder when ``out`` is given.
+
+    Notes
+    -----
+    The presets:
+
+    ``'deeplense-x2'``
+        The Model I lens without substructure over the same 7.5" footprint:
+        HR 150x150 at 0.05"/px, PSF FWHM 0.087", noise-free; LR 75x75 at
+        0.10"/px, PSF FWHM 0.15", Poisson noise with exposure 10**U(3, 3.5)
+        plus Gaussian background rms 0.01. Both in flux per pixel, so the LR
+        and HR totals agree.
+    ``'hsc-hst'``
+        HSC-like LR (32x32 at 0.168"/px, seeing 0.55-0.70", HSC-Wide sky
+        noise) and HST-like HR (160x160 at 0.05"/px, PSF FWHM ~0.1", deep),
+        each with its own WCS and position angle; the HR footprint (8") covers
+        the LR one (5.4") at any rotation. The LR WCS is off by a recorded
+        astrometric error of up to 0.1", so pairs must be registered first.
+        PSF kernels are in ``NDData.psf``.
     """
     n = check_count(n)
     preset = _check_preset(preset)
