@@ -8,15 +8,19 @@ from astrolens.io import read_fits, to_nddata, write_fits
 from astrolens.version import __version__
 from astrolens.wcs_utils import make_wcs, scale_wcs
 
-__all__ = ['LensClassifier', '__version__', 'make_wcs', 'read_fits', 'scale_wcs', 'to_nddata',
-           'write_fits']
+__all__ = ['LensClassifier', 'LensSimulator', 'SuperResolver', '__version__', 'make_wcs',
+           'read_fits', 'register_pair', 'scale_wcs', 'to_nddata', 'write_fits']
+
+_LAZY = {'LensClassifier': 'astrolens.models', 'SuperResolver': 'astrolens.models',
+         'LensSimulator': 'astrolens.simulation', 'register_pair': 'astrolens.preprocessing'}
 
 
 def __getattr__(name):
-    # The estimators import torch; load them on first use so `import astrolens` stays light.
-    if name == 'LensClassifier':
-        from astrolens.models import LensClassifier
+    # The estimators import torch (seconds); load them on first use so that
+    # `import astrolens` and `astrolens --version` stay light.
+    if name in _LAZY:
+        import importlib
 
-        return LensClassifier
+        return getattr(importlib.import_module(_LAZY[name]), name)
     msg = f'module {__name__!r} has no attribute {name!r}'
     raise AttributeError(msg)

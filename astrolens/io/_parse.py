@@ -47,7 +47,8 @@ def as_image_array(data, *, name='data', allow_batch=True):
         expected = '(H, W), (N, H, W) or (N, 1, H, W)' if allow_batch else '(H, W)'
         msg = f'{name} must have shape {expected}, got {array.shape}'
         raise ValueError(msg)
-    dtype = np.float32 if array.dtype == np.float32 else np.float64
+    single = array.dtype.kind == 'f' and array.dtype.itemsize == 4  # either byte order
+    dtype = np.float32 if single else np.float64
     return np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder('='))
 
 

@@ -113,10 +113,12 @@ def test_wcs_with_wrong_axis_count_is_refused(image):
         to_nddata(image, wcs=wcs1)
 
 
-def test_big_endian_array_becomes_native(image):
-    nd = to_nddata(image.astype('>f8'))
-    assert nd.data.dtype.byteorder in ('=', '<', '|')
-    np.testing.assert_allclose(nd.data, image, rtol=1e-6)
+@pytest.mark.parametrize(('dtype', 'expected'), [('>f8', np.float64), ('>f4', np.float32),
+                                                 ('<f4', np.float32), ('>i2', np.float64)])
+def test_big_endian_array_becomes_native(image, dtype, expected):
+    nd = to_nddata((image * 100).astype(dtype))
+    assert nd.data.dtype == np.dtype(expected) and nd.data.dtype.isnative
+    np.testing.assert_allclose(nd.data, (image * 100).astype(dtype), rtol=1e-6)
 
 
 def test_unknown_input_type_lists_what_is_accepted():
