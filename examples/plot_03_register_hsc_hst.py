@@ -93,7 +93,7 @@ axes[0, 1].imshow(lr_data, origin='lower', cmap='magma',
                                       stretch=AsinhStretch(0.05)))
 axes[0, 1].set_title(f'LR (HSC-like), seeing {lr.meta["psf_fwhm"]:.2f}"')
 limit = np.abs(residuals['before'][inner]).max()
-for ax, name in zip(axes[1], ('before', 'after')):
+for ax, name in zip(axes[1], ('before', 'after'), strict=True):
     im = ax.imshow(residuals[name], origin='lower', cmap='RdBu_r', vmin=-limit, vmax=limit)
     ax.set_title(f'LR - PSF-matched binned HR, {name}')
 fig.colorbar(im, ax=axes[1], shrink=0.8, label='counts')

@@ -25,7 +25,7 @@ from astrolens.preprocessing import register_pair
 from astrolens.simulation import simulate_sr_pairs
 
 lrs, hrs = simulate_sr_pairs(12, preset='hsc-hst', seed=11)
-pairs = [register_pair(lr, hr, factor=2) for lr, hr in zip(lrs, hrs)]
+pairs = [register_pair(lr, hr, factor=2) for lr, hr in zip(lrs, hrs, strict=True)]
 train_pairs, test_pairs = pairs[:10], pairs[10:]
 print(f'{len(pairs)} pairs: LR {pairs[0].lr.data.shape}, registered HR '
       f'{pairs[0].hr.data.shape}; largest shift '
