@@ -54,7 +54,7 @@ def add_commands(subparsers):
     enhance.add_argument('--model', default=DEFAULT_MODEL,
                          help=f'shipped model name or saved model path (default {DEFAULT_MODEL})')
     enhance.add_argument('--tile', type=int, default=None,
-                         help='tile side in input pixels (default 256)')
+                         help='largest tile side in input pixels (default 512)')
     enhance.add_argument('--uncertainty', action='store_true',
                          help='add an UNCERT extension from the 8-fold symmetry spread')
     enhance.add_argument('--flux', choices=('total', 'block', 'none'), default=None,

@@ -611,7 +611,7 @@ class SuperResolver:
             std = std * np.abs(factor)
         return sr, std
 
-    def enhance(self, data, *, tile=256, overlap=None, batch_size=4, uncertainty=False,
+    def enhance(self, data, *, tile=512, overlap=None, batch_size=1, uncertainty=False,
                 progress=True, flux='default', hdu=None):
         """Super-resolve an image (or a batch of arrays).
 
@@ -621,14 +621,15 @@ class SuperResolver:
             One image in any form `astrolens.io.to_nddata` accepts, or a
             ``(N, H, W)`` array (a batch of images in flux per pixel).
         tile : int, optional
-            Side of the tiles, in input pixels; images larger than this are
-            processed tile by tile (memory stays bounded).
+            Largest side of the tiles, in input pixels; images larger than
+            this are processed tile by tile, so memory stays bounded (about
+            1 GB at the default 512 with ``batch_size=1``).
         overlap : int, optional
             Overlap kept on each side of a tile; default the network's
             receptive field, which makes the tiled result equal to the
             untiled one. Smaller values trade exactness for speed.
         batch_size : int, optional
-            Tiles per network call.
+            Tiles per network call; memory grows with it.
         uncertainty : bool, optional
             Run the 8 D4 symmetries of every tile; return their mean, with
             their standard deviation as a `~astropy.nddata.StdDevUncertainty`
@@ -721,7 +722,7 @@ class SuperResolver:
         return out
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, lr, hr, *, surface_brightness=False, tile=256, batch_size=8,
+    def evaluate(self, lr, hr, *, surface_brightness=False, tile=512, batch_size=2,
                  progress=False):
         """PSNR, SSIM, MSE and flux errors of the model and of bicubic upsampling.
 

@@ -15,16 +15,23 @@ __all__ = ['tile_windows', 'tiled_apply']
 
 
 def _axis_windows(n, tile, overlap):
-    """(window_start, core_start, core_stop) along one axis of length ``n``."""
+    """(window_start, core_start, core_stop) along one axis of length ``n``.
+
+    The fewest tiles of side at most ``tile`` that cover the axis, shrunk to
+    the same smaller side when that suffices, so the halos waste as little
+    work as possible.
+    """
     if n <= tile:
-        return [(0, 0, n)]
-    step = tile - 2 * overlap
+        return [(0, 0, n)], n
+    count = -(-(n - 2 * overlap) // (tile - 2 * overlap))
+    side = -(-(n - 2 * overlap) // count) + 2 * overlap
     windows = []
-    for core_start in range(0, n, step):
-        core_stop = min(core_start + step, n)
-        start = min(max(core_start - overlap, 0), n - tile)
-        windows.append((start, core_start, core_stop))
-    return windows
+    core = side - 2 * overlap
+    for k in range(count):
+        core_start = 0 if k == 0 else k * core + overlap
+        core_stop = n if k == count - 1 else (k + 1) * core + overlap
+        windows.append((min(k * core, n - side), core_start, core_stop))
+    return windows, side
 
 
 def tile_windows(shape, *, tile, overlap):
@@ -35,8 +42,9 @@ def tile_windows(shape, *, tile, overlap):
     shape : tuple of int
         ``(H, W)``.
     tile : int
-        Side of the (square) tiles, in input pixels; the image is not tiled
-        along an axis shorter than ``tile``.
+        Largest side of the tiles, in input pixels; the image is not tiled
+        along an axis shorter than ``tile``. Along longer axes the fewest
+        tiles that fit are used, all of one size, shrunk as far as they can.
     overlap : int
         Margin kept on every side of the used core of a tile, except at the
         image edges.
@@ -56,9 +64,8 @@ def tile_windows(shape, *, tile, overlap):
                f'use tile >= {2 * overlap + 16} or a smaller overlap')
         raise ValueError(msg)
     out = []
-    ys = _axis_windows(shape[0], tile, overlap)
-    xs = _axis_windows(shape[1], tile, overlap)
-    th, tw = min(tile, shape[0]), min(tile, shape[1])
+    ys, th = _axis_windows(shape[0], tile, overlap)
+    xs, tw = _axis_windows(shape[1], tile, overlap)
     for wy, cy0, cy1 in ys:
         for wx, cx0, cx1 in xs:
             out.append(((slice(wy, wy + th), slice(wx, wx + tw)),

@@ -9,8 +9,11 @@ from astrolens.models._tiling import tile_windows, tiled_apply
 @pytest.mark.parametrize('shape', [(100, 90), (37, 130), (20, 20)])
 def test_tile_cores_cover_every_pixel_exactly_once(shape):
     count = np.zeros(shape, dtype=int)
-    for window, core in tile_windows(shape, tile=32, overlap=6):
-        assert window[0].stop - window[0].start == min(32, shape[0])
+    windows = tile_windows(shape, tile=32, overlap=6)
+    sizes = {(w[0].stop - w[0].start, w[1].stop - w[1].start) for w, _ in windows}
+    assert len(sizes) == 1  # one tile size, so tiles batch together
+    for window, core in windows:
+        assert window[0].stop - window[0].start <= min(32, shape[0])
         # the core keeps the margin from every window edge that is not an image edge
         for ax in (0, 1):
             if window[ax].start > 0:
@@ -19,6 +22,15 @@ def test_tile_cores_cover_every_pixel_exactly_once(shape):
                 assert window[ax].stop - core[ax].stop >= 6
         count[core] += 1
     assert (count == 1).all()
+
+
+def test_tiles_shrink_to_waste_little_work():
+    # 4096 px in tiles of at most 512 with a 22 px halo: 9 tiles are needed, and
+    # 495 px each suffice, so 18% of extra pixels per axis pair instead of 27%
+    windows = tile_windows((4096, 4096), tile=512, overlap=22)
+    assert len(windows) == 81
+    side = windows[0][0][0].stop - windows[0][0][0].start
+    assert side == 495
 
 
 def test_tile_smaller_than_twice_the_overlap_is_refused():
