@@ -56,6 +56,7 @@ def main(argv=None):
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--export', default=None, metavar='PATH')
     parser.add_argument('--plot', default=None, metavar='PNG')
+    parser.add_argument('--note', default=None, help='free text stored with --export')
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -105,7 +106,10 @@ def main(argv=None):
         fig.tight_layout()
         fig.savefig(args.plot, dpi=100)
     if args.export:
-        clf.save(args.export, metadata={'metrics': metrics})
+        extra = {'metrics': metrics}
+        if args.note:
+            extra['notes'] = args.note
+        clf.save(args.export, metadata=extra)
         print(f'wrote {args.export}.safetensors and .json')
     else:
         print(json.dumps({k: v['accuracy'] for k, v in metrics.items() if 'accuracy' in v}))

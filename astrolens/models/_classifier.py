@@ -188,6 +188,10 @@ class LensClassifier:
         Write a checkpoint every epoch there and resume from it.
     backbone_kwargs : dict, optional
         Extra arguments of the network factory (JSON-serialisable).
+    warm_start : bool, optional
+        Start `fit` from the current `model_` (after an earlier fit or
+        `load`) instead of new weights, with a new optimiser and schedule:
+        fine-tuning, or a second training phase.
     progress : bool, optional
         Show progress bars.
 
@@ -207,7 +211,7 @@ class LensClassifier:
     def __init__(self, backbone='lensresnet', *, epochs=20, batch_size=64, lr=2e-3,
                  weight_decay=0.05, augment='d4', tta=True, normalization='sqrt', crop=84,
                  val_fraction=0.1, patience=None, max_minutes=None, device='auto', seed=0,
-                 checkpoint_dir=None, backbone_kwargs=None, progress=True):
+                 checkpoint_dir=None, backbone_kwargs=None, warm_start=False, progress=True):
         self.backbone = backbone
         self.epochs = epochs
         self.batch_size = batch_size
@@ -224,15 +228,25 @@ class LensClassifier:
         self.seed = seed
         self.checkpoint_dir = checkpoint_dir
         self.backbone_kwargs = backbone_kwargs
+        self.warm_start = warm_start
         self.progress = progress
 
     _PARAMS = ('backbone', 'epochs', 'batch_size', 'lr', 'weight_decay', 'augment', 'tta',
                'normalization', 'crop', 'val_fraction', 'patience', 'max_minutes', 'device',
-               'seed', 'checkpoint_dir', 'backbone_kwargs', 'progress')
+               'seed', 'checkpoint_dir', 'backbone_kwargs', 'warm_start', 'progress')
 
     def get_params(self):
         """Constructor parameters as a dict (scikit-learn convention)."""
         return {name: getattr(self, name) for name in self._PARAMS}
+
+    def set_params(self, **params):
+        """Set constructor parameters; returns ``self`` (scikit-learn convention)."""
+        for name, value in params.items():
+            if name not in self._PARAMS:
+                msg = f'unknown parameter {name!r}; valid ones: {list(self._PARAMS)}'
+                raise ValueError(msg)
+            setattr(self, name, value)
+        return self
 
     def __repr__(self):
         changed = {k: v for k, v in self.get_params().items()
@@ -373,7 +387,14 @@ class LensClassifier:
             batches, steps = self._array_batches(x_train, y_train, steps)
         num_classes = len(classes)
         torch.manual_seed(self.seed)
-        model = self._build(num_classes)
+        if self.warm_start and getattr(self, 'model_', None) is not None:
+            if tuple(self.classes_) != tuple(classes):
+                msg = (f'warm_start needs the same classes as the current model, '
+                       f'{self.classes_}, got {classes}')
+                raise ValueError(msg)
+            model = self.model_
+        else:
+            model = self._build(num_classes)
         val_fn = None
         if val is not None:
             xv, yv, bs = val[0], val[1], max(self.batch_size, 128)

@@ -49,6 +49,9 @@ def add_commands(subparsers):
     clf.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     clf.add_argument('--checkpoint-dir', metavar='DIR', default=None,
                      help='checkpoint every epoch here and resume from it')
+    clf.add_argument('--init', metavar='NAME|PATH', default=None,
+                     help='continue from a saved (or shipped) classifier: new optimiser and '
+                     'schedule, same architecture, crop and normalisation')
     clf.add_argument('--out', required=True, metavar='PATH',
                      help='write PATH.safetensors and PATH.json')
     clf.add_argument('--no-progress', action='store_true')
@@ -99,6 +102,13 @@ def _run_train_classifier(args):
         val_fraction=args.val_fraction, patience=args.patience, max_minutes=args.max_minutes,
         device=args.device, seed=args.seed, checkpoint_dir=args.checkpoint_dir,
         progress=not args.no_progress and rank == 0)
+    if args.init:
+        start = _load_model(args.init)
+        clf.set_params(backbone=start.backbone, backbone_kwargs=start.backbone_kwargs,
+                       crop=start.crop, normalization=start.normalization, warm_start=True)
+        clf.model_, clf.classes_ = start.model_, start.classes_
+        previous = {'init': str(args.init), 'init_training': start.info_,
+                    'init_history': start.history_}
     data = {}
     if args.data:
         clf.fit(args.data, steps=args.steps_per_epoch)
@@ -135,6 +145,8 @@ def _run_train_classifier(args):
         return 0
     info = dict(clf.info_)
     info.update(data)
+    if args.init:
+        info.update(previous)
     info['command'] = 'astrolens ' + ' '.join(shlex.quote(a) for a in sys.argv[1:])
     info['world_size'] = int(os.environ.get('WORLD_SIZE', '1'))
     info['seed'] = args.seed

@@ -2,6 +2,7 @@
 """Weights as safetensors plus a JSON configuration; loading never unpickles."""
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -30,7 +31,16 @@ def save_weights(path, state_dict, config, *, overwrite=True):
         save_file(tensors, str(tmp), metadata={'format': 'pt'})
     with atomic_path(config_path, overwrite=overwrite) as tmp:
         tmp.write_text(json.dumps(config, indent=1, sort_keys=False) + '\n')
+    for path in (weights, config_path):
+        # The temporary files are private (0600); give the result ordinary permissions.
+        path.chmod(0o666 & ~_umask())
     return weights, config_path
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_json_config(path_or_text, *, source):

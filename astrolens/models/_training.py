@@ -165,9 +165,10 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
     patience : int, optional
         Stop after this many epochs without improvement.
     max_minutes : float, optional
-        Training time budget. After each epoch the number of epochs is
-        lowered to what fits in the budget, and the cosine schedule is
-        stretched to end there, so the run always finishes annealed.
+        Training time budget. After each epoch the number of epochs is set
+        to what fits in the budget at the pace of the last epochs (at most
+        ``epochs``), and the cosine schedule is fitted to end there, so the
+        run finishes annealed inside the budget.
     checkpoint_dir : str or `~pathlib.Path`, optional
         Where ``checkpoint.pt`` is written after every epoch (atomically:
         weights, optimiser, schedule, epoch, history, best weights, RNG
@@ -282,13 +283,13 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
             else:
                 best['bad_epochs'] += 1
         if max_minutes is not None:
-            # Shrink (never grow) the run to what the remaining budget allows, so the cosine
-            # schedule ends inside it.
-            per_epoch = spent / max(1, epoch - start_epoch) if epoch > start_epoch else spent
+            # Fit the run to the remaining budget at the pace of the last few epochs (the
+            # machine may be shared), at most `epochs`, so the cosine schedule ends inside it.
+            times = [0.0] + [h['seconds'] for h in result.history]
+            recent = float(np.median(np.diff(times)[-3:]))
             remaining = max_minutes * 60.0 - spent
-            fits = epoch + int(remaining // max(per_epoch, 1e-9))
-            if fits < sched['epochs']:
-                sched['epochs'] = max(epoch, fits)
+            fits = epoch + int(remaining // max(recent, 1e-9))
+            sched['epochs'] = max(epoch, min(int(epochs), fits))
         if ctx.is_main:
             log.info(' '.join(f'{k}={v:.5g}' if isinstance(v, float) else f'{k}={v}'
                               for k, v in entry.items() if not isinstance(v, list)))
