@@ -223,3 +223,24 @@ def test_load_errors_are_weights_errors(tmp_path, fitted):
 def test_from_pretrained_unknown_name():
     with pytest.raises(ValueError, match='no shipped model named'):
         LensClassifier.from_pretrained('no-such-model')
+
+
+def test_warm_start_continues_from_the_current_model(fitted, data):
+    import copy
+
+    clf = copy.deepcopy(fitted).set_params(warm_start=True, epochs=1, lr=1e-4)
+    before = {k: v.detach().clone() for k, v in clf.model_.named_parameters()}
+    clf.fit(*data)
+    assert len(clf.history_) == 1
+    # Started from the fitted weights: a small step away from them, not a new network.
+    after = dict(clf.model_.named_parameters())
+    diff = max(float((after[k] - v).abs().max()) for k, v in before.items())
+    assert 0 < diff < 0.05
+    with pytest.raises(ValueError, match='unknown parameter'):
+        clf.set_params(nope=1)
+
+
+def test_saved_files_are_readable_by_others(tmp_path, fitted):
+    weights, config = fitted.save(tmp_path / 'clf')
+    assert weights.stat().st_mode & 0o044 == 0o044
+    assert config.stat().st_mode & 0o044 == 0o044
