@@ -2,7 +2,7 @@
 Enhancing a FITS cutout, keeping flux and WCS
 =============================================
 
-`SuperResolver.enhance <astrolens.models._superres.SuperResolver.enhance>`
+`SuperResolver.enhance <astrolens.models.SuperResolver.enhance>`
 takes a FITS file (or anything `~astrolens.io.to_nddata` accepts) and
 returns `~astropy.nddata.NDData` with ``scale`` times more pixels per axis,
 in the same unit, with the WCS rescaled by `~astrolens.wcs_utils.scale_wcs`
@@ -26,7 +26,7 @@ from astropy.visualization import AsinhStretch, ImageNormalize
 
 from astrolens.io import write_fits
 from astrolens.metrics import image_metrics
-from astrolens.models._superres import SuperResolver, bicubic_upscale
+from astrolens.models import SuperResolver, bicubic_upscale
 from astrolens.preprocessing import register_pair
 from astrolens.simulation import simulate_sr_pairs
 

@@ -4,7 +4,7 @@ Few-shot fine-tuning on a handful of registered pairs
 
 Real LR/HR pairs are scarce: a few hundred HSC cutouts with HST
 counterparts at most. `SuperResolver.fine_tune
-<astrolens.models._superres.SuperResolver.fine_tune>` adapts a trained
+<astrolens.models.SuperResolver.fine_tune>` adapts a trained
 network to such a set with a tenth of the learning rate, the 8 rotations
 and flips of the square, input-noise jitter and early stopping on a
 held-out split.
@@ -20,7 +20,7 @@ after on 2 pairs it has not seen.
 
 import matplotlib.pyplot as plt
 
-from astrolens.models._superres import SuperResolver
+from astrolens.models import SuperResolver
 from astrolens.preprocessing import register_pair
 from astrolens.simulation import simulate_sr_pairs
 
