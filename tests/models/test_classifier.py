@@ -234,7 +234,7 @@ def test_warm_start_continues_from_the_current_model(fitted, data):
     assert len(clf.history_) == 1
     # Started from the fitted weights: a small step away from them, not a new network.
     after = dict(clf.model_.named_parameters())
-    diff = max(float((after[k] - v).abs().max()) for k, v in before.items())
+    diff = max(float((after[k].detach() - v).abs().max()) for k, v in before.items())
     assert 0 < diff < 0.05
     with pytest.raises(ValueError, match='unknown parameter'):
         clf.set_params(nope=1)
