@@ -25,7 +25,8 @@ from astrolens.models import LensClassifier
 # Best published Model I numbers, as quoted in issue #5.
 PUBLISHED = {'accuracy': 0.9154, 'auc_per_class': {'no': 0.9991, 'cdm': 0.9657,
                                                    'vortex': 0.9714}}
-REFERENCE = Path('/work/shared/reference/deeplensesim_model_i_sample.npz')
+REFERENCE = (Path(__file__).resolve().parents[2] / 'shared' / 'reference'
+             / 'deeplensesim_model_i_sample.npz')
 
 
 def _test_set(n_per_class, seed, cache):
@@ -37,6 +38,34 @@ def _test_set(n_per_class, seed, cache):
     images, labels, _ = simulate_classification_set(n_per_class, model='model_i', seed=seed,
                                                     workers=1)
     return images, labels
+
+
+def _naive_proba(clf, images):
+    """A per-image eager loop: prepare, then one forward pass per image and symmetry."""
+    from astrolens.models._classifier import _d4
+
+    model = clf.model_.eval()
+    out = []
+    for image in images:
+        x = torch.from_numpy(clf._prepare(image[None])[:, None])
+        probs = [torch.softmax(model(_d4(x, k)), 1) for k in clf._tta_ops()]
+        out.append(torch.stack(probs).mean(0)[0].detach().numpy())
+    return np.array(out)
+
+
+def _speed(clf, images, repeats=2):
+    """Images/s of predict_proba and of the naive loop on the same images."""
+    def best(func):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            result = func()
+            times.append(time.perf_counter() - start)
+        return len(images) / min(times), result
+
+    fast, proba = best(lambda: clf.predict_proba(images))
+    slow, naive = best(lambda: _naive_proba(clf, images))
+    return fast, slow, float(np.abs(proba - naive).max())
 
 
 def _show(name, report):
@@ -57,6 +86,8 @@ def main(argv=None):
     parser.add_argument('--export', default=None, metavar='PATH')
     parser.add_argument('--plot', default=None, metavar='PNG')
     parser.add_argument('--note', default=None, help='free text stored with --export')
+    parser.add_argument('--speed-n', type=int, default=120,
+                        help='images for the inference-speed comparison (0: skip)')
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -92,6 +123,12 @@ def main(argv=None):
         _show('DeepLenseSim reference (300)', ref_report)
         metrics['deeplensesim_reference'] = ref_report
     metrics['published_best_model_i'] = PUBLISHED
+    if args.speed_n:
+        fast, slow, diff = _speed(clf, images[:args.speed_n])
+        print(f'inference at 150x150 on {torch.get_num_threads()} CPU threads, '
+              f'{len(clf._tta_ops())} symmetries per image: predict_proba {fast:.1f} img/s, '
+              f'naive per-image eager loop {slow:.1f} img/s, ratio {fast / slow:.2f}x '
+              f'(max probability difference {diff:.1e})')
     if args.plot:
         import matplotlib
 
