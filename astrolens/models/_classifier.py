@@ -1,6 +1,7 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
 """`LensClassifier`: dark-matter substructure classes of strong-lens images."""
 
+import inspect
 import math
 import os
 import time
@@ -494,28 +495,39 @@ class LensClassifier:
         if classes == CLASSES and len(sources) < 3:
             classes = CLASSES
 
-        def draw(source, n):
-            images = source.simulate(n) if hasattr(source, 'simulate') else source(n)
+        def draw(source, n, start):
+            if hasattr(source, 'simulate'):
+                # simulators that can seek draw disjoint images for every
+                # (epoch, rank) and the validation set, also after a resume
+                seekable = 'start' in inspect.signature(source.simulate).parameters
+                images = source.simulate(n, start=start) if seekable else source.simulate(n)
+            else:
+                images = source(n)
             return self._prepare(as_image_array(images, name='simulated images'))
 
-        def make(n, gen):
+        def make(n, gen, offset):
             counts = np.bincount(gen.integers(0, len(sources), size=n), minlength=len(sources))
             xs, ys = [], []
             for (label, source), c in zip(sources.items(), counts, strict=True):
                 if c:
-                    xs.append(draw(source, int(c)))
+                    xs.append(draw(source, int(c), offset[label]))
+                    offset[label] += int(c)
                     ys.append(np.full(int(c), label, dtype=np.int64))
             return torch.from_numpy(np.concatenate(xs)[:, None]), torch.from_numpy(
                 np.concatenate(ys))
 
         n_val = max(60, int(round(self.val_fraction * steps * self.batch_size)))
-        val = make(n_val, rng) if self.val_fraction else None
+        val = make(n_val, rng, dict.fromkeys(sources, 0)) if self.val_fraction else None
         augment, seed, bs = self.augment == 'd4', self.seed, self.batch_size
+        # each (epoch, rank) owns a block of sequence indices after the validation images
+        block = steps * bs
 
         def batches(epoch, rank, world_size):
             gen = epoch_rng(seed, epoch, rank)
+            first = n_val + (epoch * world_size + rank) * block
+            offset = dict.fromkeys(sources, first)
             for _ in range(steps):
-                xb, yb = make(bs, gen)
+                xb, yb = make(bs, gen, offset)
                 if augment:
                     xb = _augment_d4(xb, gen)
                 yield xb, yb

@@ -181,12 +181,16 @@ class LensSimulator:
         rng = np.random.default_rng(image_seed(self._seed_seq, index))
         return self.render(rng)
 
-    def simulate(self, n, *, return_meta=False):
+    def simulate(self, n, *, start=None, return_meta=False):
         """Simulate ``n`` images (the next ``n`` of this simulator's sequence).
 
         Parameters
         ----------
         n : int
+        start : int, optional
+            Index of the first image in the sequence; by default where the
+            previous call stopped. Parallel or resumed training jobs use it to
+            draw disjoint images from one seed.
         return_meta : bool, optional
             Also return one dict of random draws per image.
 
@@ -198,6 +202,8 @@ class LensSimulator:
             Only with ``return_meta=True``.
         """
         n = check_count(n)
+        if start is not None:
+            self._next_index = check_count(start, 'start')
         images = np.empty((n, *self.shape), dtype=np.float32)
         metas = []
         for k in range(n):

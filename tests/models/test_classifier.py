@@ -244,3 +244,30 @@ def test_saved_files_are_readable_by_others(tmp_path, fitted):
     weights, config = fitted.save(tmp_path / 'clf')
     assert weights.stat().st_mode & 0o044 == 0o044
     assert config.stat().st_mode & 0o044 == 0o044
+
+
+class _CountingSimulator:
+    """Images that carry their sequence index, so we can see which were drawn."""
+
+    def __init__(self):
+        self.drawn = []
+
+    def simulate(self, n, *, start=None):
+        indices = range(start, start + n)
+        self.drawn.extend(indices)
+        return np.stack([np.full((16, 16), i, dtype=np.float32) + np.eye(16) for i in indices])
+
+
+def test_on_the_fly_simulation_never_repeats_across_ranks_epochs_or_validation():
+    sims = {'no': _CountingSimulator(), 'cdm': _CountingSimulator(),
+            'vortex': _CountingSimulator()}
+    clf = LensClassifier(batch_size=4, crop=16, val_fraction=0.5, seed=0)
+    batches, val, classes, _ = clf._simulated_batches(sims, 5, np.random.default_rng(0))
+    seen = {name: list(sim.drawn) for name, sim in sims.items()}  # the validation images
+    for epoch in range(3):
+        for rank in range(2):
+            for _ in batches(epoch, rank, 2):
+                pass
+    for name, sim in sims.items():
+        assert len(sim.drawn) == len(set(sim.drawn)), f'{name}: an image was drawn twice'
+        assert seen[name], 'the validation set drew no image of this class'

@@ -115,3 +115,13 @@ def test_bad_arguments_name_the_argument(kwargs, match):
 def test_negative_count_is_refused():
     with pytest.raises(ValueError, match='n must be a non-negative integer'):
         LensSimulator().simulate(-1)
+
+
+def test_simulate_can_seek_in_its_sequence():
+    from astrolens.simulation import LensSimulator
+
+    whole = LensSimulator('model_i', 'cdm', seed=4).simulate(5)
+    sim = LensSimulator('model_i', 'cdm', seed=4)
+    np.testing.assert_array_equal(sim.simulate(2, start=3), whole[3:])
+    np.testing.assert_array_equal(sim.simulate(1, start=1), whole[1:2])
+    np.testing.assert_array_equal(sim.simulate(1), whole[2:3])  # carries on from there
