@@ -271,7 +271,19 @@ class LensClassifier:
             raise ValueError(msg)
 
     def _prepare(self, images):
-        return prepare_images(images, crop=self.crop, stretch=self.normalization)
+        h, w = np.shape(images)[-2:]
+        eff_h, eff_w = (min(h, self.crop), min(w, self.crop)) if self.crop else (h, w)
+        # the network halves the image several times: below 16 px there is
+        # nothing left for it to look at
+        if min(eff_h, eff_w) < 16:
+            side = self.crop or 16
+            msg = (f'images of {h}x{w} pixels are too small for this classifier: it looks at '
+                   f'the central {side}x{side} pixels (crop={self.crop}); pass larger images '
+                   '(DeepLense Model I images are 150x150)')
+            raise ValueError(msg)
+        prepared = prepare_images(images, crop=self.crop, stretch=self.normalization)
+        # its space-to-depth stem needs even sides: drop a last odd row or column
+        return prepared[..., :prepared.shape[-2] // 2 * 2, :prepared.shape[-1] // 2 * 2]
 
     def _encode(self, y, n):
         """Labels -> (indices, classes)."""
