@@ -85,6 +85,11 @@ class _SRBase(nn.Module):
         # the same convention as astrolens.wcs_utils.scale_wcs.
         return F.interpolate(x, scale_factor=self.scale, mode='bicubic', align_corners=False)
 
+    def forward(self, x):
+        features = self.head(x)
+        features = features + self.body(features)
+        return self._skip(x) + self.tail(self.upsample(features))
+
 
 class EDSR(_SRBase):
     """EDSR-like residual network with a global bicubic skip.
@@ -122,11 +127,6 @@ class EDSR(_SRBase):
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
 
-    def forward(self, x):
-        features = self.head(x)
-        features = features + self.body(features)
-        return self._skip(x) + self.tail(self.upsample(features))
-
 
 class SRResNet(_SRBase):
     """SRGAN generator (SRResNet): batch-normalised residual blocks, PReLU, 9x9 head and tail.
@@ -147,11 +147,6 @@ class SRResNet(_SRBase):
         self.receptive_field = 4 + 2 * n_blocks + 1 + n_up + 4 + 2
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
-
-    def forward(self, x):
-        features = self.head(x)
-        features = features + self.body(features)
-        return self._skip(x) + self.tail(self.upsample(features))
 
 
 _CLASSES = {'edsr': EDSR, 'srresnet': SRResNet}

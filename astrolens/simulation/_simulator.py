@@ -4,6 +4,7 @@
 import numpy as np
 from astropy.nddata import NDData
 
+from astrolens.io import canonical_class
 from astrolens.simulation._instruments import MODEL_I_LOG10_EXPOSURE, MODELS, get_instrument
 from astrolens.simulation._physics import (
     MAIN_HALO_MASS,
@@ -17,9 +18,8 @@ __all__ = ['SUBSTRUCTURES', 'LensSimulator', 'check_model', 'check_substructure'
            'image_seed']
 
 SUBSTRUCTURES = ('none', 'cdm', 'vortex')
-_SUBSTRUCTURE_ALIASES = {'none': 'none', 'no': 'none', 'no_sub': 'none',
-                         'cdm': 'cdm', 'sphere': 'cdm', 'subhalo': 'cdm',
-                         'vortex': 'vortex', 'vort': 'vortex', 'axion': 'vortex'}
+# the simulator says 'none' where the class labels say 'no'
+_SUBSTRUCTURE_OF_CLASS = {'no': 'none', 'cdm': 'cdm', 'vortex': 'vortex'}
 SOURCE_CENTER_RANGE = (-0.35, 0.35)
 
 
@@ -34,12 +34,12 @@ def check_model(model):
 
 def check_substructure(substructure):
     """Canonical substructure name (``'none'``, ``'cdm'`` or ``'vortex'``)."""
-    key = str(substructure).strip().lower()
-    if key not in _SUBSTRUCTURE_ALIASES:
+    try:
+        return _SUBSTRUCTURE_OF_CLASS[canonical_class(substructure)]
+    except ValueError:
         msg = (f'unknown substructure {substructure!r}; choose one of {list(SUBSTRUCTURES)} '
                '(aliases: no, sphere, vort, axion)')
-        raise ValueError(msg)
-    return _SUBSTRUCTURE_ALIASES[key]
+        raise ValueError(msg) from None
 
 
 def check_count(n, name='n'):
