@@ -130,14 +130,18 @@ def _load_checkpoint(path):
 def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_decay=0.05,
           warmup_steps=None, val_batches=None, metrics=None, monitor='val_loss', mode='min',
           patience=None, max_minutes=None, checkpoint_dir=None, resume=True, device='auto',
-          amp=True, seed=0, progress=True, grad_clip=5.0):
+          amp=True, seed=0, progress=True, grad_clip=5.0, lr_scales=None):
     """Train ``model`` in place and return its history.
 
     Parameters
     ----------
     model : `torch.nn.Module`
     loss_fn : callable
-        ``loss_fn(outputs, targets) -> scalar tensor``.
+        ``loss_fn(outputs, targets) -> scalar tensor``. A loss with trainable
+        parts of its own (an adversarial loss) may also define ``to(device)``,
+        ``checkpoint_state()`` / ``load_checkpoint_state(state)`` (saved and
+        restored with the checkpoint) and ``validation_loss(outputs,
+        targets)`` (used for ``val_loss`` instead of the training loss).
     batches : callable
         ``batches(epoch, rank, world_size)`` returns an iterable of
         ``(inputs, targets)`` tensors for one epoch, this process's share
@@ -182,6 +186,11 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
         Show tqdm progress bars (main process only).
     grad_clip : float, optional
         Gradient-norm clipping threshold; None turns it off.
+    lr_scales : dict, optional
+        ``{parameter-name prefix: factor}``: parameters whose name starts
+        with a prefix learn at ``factor`` times the scheduled rate (0
+        freezes them), e.g. ``{'body.': 0.1}`` for a slower body when
+        fine-tuning. The longest matching prefix wins.
 
     Returns
     -------
@@ -207,7 +216,11 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
             model, device_ids=[device.index] if device.type == 'cuda' else None)
     use_amp = bool(amp) and device.type == 'cuda'
     scaler = torch.amp.GradScaler('cuda', enabled=use_amp)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(_param_groups(model, lr_scales), lr=lr,
+                                  weight_decay=weight_decay)
+    if hasattr(loss_fn, 'to'):
+        loss_fn.to(device)
+    val_loss_fn = getattr(loss_fn, 'validation_loss', loss_fn)
     warmup = warmup_steps if warmup_steps is not None else min(500, max(1, steps_per_epoch // 2))
     sched = {'step': 0, 'epochs': int(epochs)}
     result = TrainResult()
@@ -220,6 +233,8 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
         optimizer.load_state_dict(state['optimizer'])
         sched = dict(state['scheduler'])
         scaler.load_state_dict(state['scaler'])
+        if state.get('loss') is not None and hasattr(loss_fn, 'load_checkpoint_state'):
+            loss_fn.load_checkpoint_state(state['loss'])
         start_epoch, spent = int(state['epoch']), float(state['seconds'])
         result.history = list(state['history'])
         best = dict(state['best'])
@@ -247,7 +262,7 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
             total_steps = sched['epochs'] * steps_per_epoch
             current_lr = _cosine_lr(lr, sched['step'], total_steps, warmup)
             for group in optimizer.param_groups:
-                group['lr'] = current_lr
+                group['lr'] = current_lr * group['lr_scale']
             inputs = inputs.to(device, non_blocking=True)
             targets = targets.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
@@ -267,7 +282,7 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
         bar.close()
         entry = {'epoch': epoch + 1, 'lr': current_lr, 'train_loss': total / max(count, 1)}
         if val_batches is not None:
-            entry.update(_validate(model, loss_fn, val_batches, metrics, device, use_amp))
+            entry.update(_validate(model, val_loss_fn, val_batches, metrics, device, use_amp))
         epoch_seconds = time.perf_counter() - t0
         spent += epoch_seconds
         entry['seconds'] = spent
@@ -298,6 +313,8 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
                     'model': _state_to_cpu(model), 'optimizer': optimizer.state_dict(),
                     'scheduler': sched, 'scaler': scaler.state_dict(), 'epoch': epoch,
                     'seconds': spent, 'history': result.history, 'best': best,
+                    'loss': loss_fn.checkpoint_state()
+                    if hasattr(loss_fn, 'checkpoint_state') else None,
                     'rng_cpu': torch.get_rng_state(),
                     'rng_cuda': torch.cuda.get_rng_state(device) if device.type == 'cuda'
                     else None})
@@ -311,6 +328,27 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
         result.best_epoch = best['epoch']
     model.to('cpu')
     return result
+
+
+def _param_groups(model, lr_scales):
+    """AdamW parameter groups, one per learning-rate factor; frozen parameters left out."""
+    lr_scales = dict(lr_scales or {})
+    for prefix, factor in lr_scales.items():
+        if not (isinstance(factor, (int, float)) and factor >= 0):
+            msg = f'lr_scales[{prefix!r}] must be a non-negative number, got {factor!r}'
+            raise ValueError(msg)
+    groups = {}
+    for name, param in model.named_parameters():
+        matches = [p for p in lr_scales if name.startswith(p)]
+        factor = float(lr_scales[max(matches, key=len)]) if matches else 1.0
+        if factor == 0.0:
+            param.requires_grad_(False)
+            continue
+        groups.setdefault(factor, []).append(param)
+    if not groups:
+        msg = 'lr_scales freezes every parameter; nothing would be trained'
+        raise ValueError(msg)
+    return [{'params': params, 'lr_scale': factor} for factor, params in groups.items()]
 
 
 @torch.no_grad()

@@ -134,3 +134,64 @@ def test_unreadable_checkpoint_says_what_to_do(tmp_path):
     with pytest.raises(ValueError, match='resume=False'):
         train(_model(), F.cross_entropy, batches, epochs=1, steps_per_epoch=1,
               checkpoint_dir=tmp_path, progress=False, device='cpu')
+
+
+def test_lr_scales_freeze_and_slow_parameter_groups():
+    batches, _ = _problem()
+    model = _model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    train(model, F.cross_entropy, batches, epochs=2, steps_per_epoch=4, lr=0.05,
+          progress=False, device='cpu', lr_scales={'0.': 0.0, '3.': 0.1})
+    after = model.state_dict()
+    assert torch.equal(after['0.weight'], before['0.weight'])
+    assert not torch.equal(after['3.weight'], before['3.weight'])
+    with pytest.raises(ValueError, match='freezes every parameter'):
+        train(_model(), F.cross_entropy, batches, epochs=1, steps_per_epoch=1,
+              progress=False, device='cpu', lr_scales={'': 0})
+    with pytest.raises(ValueError, match='non-negative'):
+        train(_model(), F.cross_entropy, batches, epochs=1, steps_per_epoch=1,
+              progress=False, device='cpu', lr_scales={'0.': -1})
+
+
+class _CountingLoss:
+    """A loss with state of its own, as an adversarial loss has."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, outputs, targets):
+        self.calls += 1
+        return F.cross_entropy(outputs, targets)
+
+    def validation_loss(self, outputs, targets):
+        return torch.tensor(float(self.calls))
+
+    def checkpoint_state(self):
+        return {'calls': self.calls}
+
+    def load_checkpoint_state(self, state):
+        self.calls = state['calls']
+
+
+def test_stateful_loss_is_checkpointed_and_used_for_validation(tmp_path):
+    batches, val = _problem()
+
+    class Killed(Exception):
+        pass
+
+    def dying(epoch, rank, world_size):
+        if epoch >= 2:
+            raise Killed
+        yield from batches(epoch, rank, world_size)
+
+    loss = _CountingLoss()
+    with pytest.raises(Killed):
+        train(_model(), loss, dying, epochs=3, steps_per_epoch=4, val_batches=val,
+              progress=False, device='cpu', checkpoint_dir=tmp_path)
+    assert loss.calls == 8
+    resumed = _CountingLoss()
+    result = train(_model(), resumed, batches, epochs=3, steps_per_epoch=4, val_batches=val,
+                   progress=False, device='cpu', checkpoint_dir=tmp_path)
+    assert result.resumed_from == 2
+    assert resumed.calls == 12
+    assert result.history[-1]['val_loss'] == 12.0
