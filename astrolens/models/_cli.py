@@ -61,8 +61,16 @@ def add_commands(subparsers):
     classify = subparsers.add_parser(
         'classify', help='classify lens images (no / cdm / vortex)',
         description='Print (or write as ECSV) the class and class probabilities of images.')
-    classify.add_argument('paths', nargs='+', metavar='PATH',
+    classify.add_argument('paths', nargs='*', metavar='PATH',
                           help='.npy or FITS images, or folders of them')
+    classify.add_argument('--many', metavar='PATTERN', default=None,
+                          help="many files, in parallel with dask: a glob such as "
+                               "'DIR/*.fits' (quote it) or a folder")
+    where = classify.add_mutually_exclusive_group()
+    where.add_argument('--workers', type=int, default=None,
+                       help='run on this many local dask worker processes')
+    where.add_argument('--scheduler', metavar='ADDRESS', default=None,
+                       help='run on the dask cluster of this scheduler')
     classify.add_argument('--model', default='deeplense-model-i',
                           help='shipped model name or PATH of a saved classifier')
     classify.add_argument('--out', metavar='TABLE.ecsv', default=None)
@@ -194,6 +202,11 @@ def _run_classify(args):
 
     from astrolens.utils import check_writable
 
+    if not args.paths or any(getattr(args, k) is not None
+                             for k in ('many', 'workers', 'scheduler')):
+        from astrolens.batch._cli import run_classify_many
+
+        return run_classify_many(args)
     if args.out is not None:
         check_writable(args.out, overwrite=args.overwrite)
     clf = _load_model(args.model)

@@ -18,6 +18,11 @@ HDF_SPLIT_COLUMN = 500
 
 
 def _run_enhance(args):
+    if args.input is None or any(getattr(args, k) is not None
+                                 for k in ('many', 'workers', 'scheduler')):
+        from astrolens.batch._cli import run_enhance_many
+
+        return run_enhance_many(args)
     from astrolens.io import read_fits, write_fits
     from astrolens.models._superres import SuperResolver
 
@@ -49,8 +54,17 @@ def add_commands(subparsers):
         description='Super-resolve a FITS image. The output keeps the unit, the total flux '
                     '(mean for surface brightness), the non-WCS header cards, and has a WCS '
                     'rescaled to the finer grid.')
-    enhance.add_argument('input', help='FITS file')
-    enhance.add_argument('-o', '--output', required=True, help='output FITS file')
+    enhance.add_argument('input', nargs='?', help='FITS file (or use --many)')
+    enhance.add_argument('-o', '--output', required=True,
+                         help='output FITS file (with --many: output folder)')
+    enhance.add_argument('--many', metavar='PATTERN', default=None,
+                         help="many files, in parallel with dask: a glob such as 'DIR/*.fits' "
+                              '(quote it) or a folder; see astrolens.batch.enhance_many')
+    where = enhance.add_mutually_exclusive_group()
+    where.add_argument('--workers', type=int, default=None,
+                       help='with --many: local worker processes (default: one per CPU)')
+    where.add_argument('--scheduler', metavar='ADDRESS', default=None,
+                       help='with --many: address of a running dask scheduler')
     enhance.add_argument('--model', default=DEFAULT_MODEL,
                          help=f'shipped model name or saved model path (default {DEFAULT_MODEL})')
     enhance.add_argument('--tile', type=int, default=None,

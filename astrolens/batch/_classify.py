@@ -1,0 +1,113 @@
+# Licensed under a 3-clause BSD style license - see LICENSE
+"""Classify many image files on a dask cluster."""
+
+import numbers
+from pathlib import Path
+
+import numpy as np
+
+from astrolens.batch._dask import (
+                                   check_cluster_args,
+                                   chunked,
+                                   n_workers,
+                                   open_client,
+                                   require_distributed,
+                                   run_chunks,
+)
+from astrolens.batch._inputs import FITS_SUFFIXES, expand_inputs
+from astrolens.batch._manifest import build_table, write_table
+from astrolens.batch._models import resolve_model
+from astrolens.batch._worker import classify_chunk
+from astrolens.utils import check_writable
+
+__all__ = ['classify_many']
+
+
+def classify_many(inputs, *, model='deeplense-model-i', client=None, workers=None,
+                  scheduler=None, output=None, overwrite=False, hdu=None, device='auto',
+                  chunk_size=None, batch_size=256, progress=True):
+    """Class probabilities of many image files, computed in parallel with `dask.distributed`.
+
+    Each worker process loads the classifier once. Images of the same shape
+    in a task go through the network together.
+
+    Parameters
+    ----------
+    inputs : str, `~pathlib.Path` or list of them
+        A glob pattern, a folder (its FITS and ``.npy`` files) or a list of
+        FITS or DeepLense ``.npy`` files.
+    model : str or `~pathlib.Path`, optional
+        Shipped model name or path of a saved `~astrolens.models.LensClassifier`.
+    client, workers, scheduler : optional
+        Which cluster, as in `enhance_many`.
+    output : str or `~pathlib.Path`, optional
+        Write the table there as ECSV (atomically).
+    overwrite : bool, optional
+        Replace ``output`` if it exists (default: refuse before starting).
+    hdu : int or str, optional
+        FITS extension holding the image.
+    device : str, optional
+    chunk_size : int, optional
+        Files per task (default as in `enhance_many`).
+    batch_size : int, optional
+        Images per network call.
+    progress : bool, optional
+
+    Returns
+    -------
+    table : `~astropy.table.Table`
+        One row per input, in input order: ``input``, ``class`` (the most
+        probable class; empty for a failure), ``p_<class>`` for each of the
+        model's classes (NaN for a failure), ``status`` (``'done'`` or
+        ``'failed'``), ``seconds``, ``error`` and ``worker``.
+
+    Raises
+    ------
+    ImportError
+        If dask.distributed is not installed.
+    FileExistsError
+        If ``output`` exists and ``overwrite`` is false.
+    ValueError
+        If no input matches, the model does not exist, or an option is invalid.
+    """
+    require_distributed()
+    check_cluster_args(client, scheduler, workers)
+    for name, value in (('chunk_size', chunk_size), ('batch_size', batch_size)):
+        if value is not None and (isinstance(value, bool) or
+                                  not isinstance(value, numbers.Integral) or value < 1):
+            msg = f'{name} must be a positive integer, got {value!r}'
+            raise ValueError(msg)
+    files = [str(f) for f in expand_inputs(inputs, suffixes=(*FITS_SUFFIXES, '.npy'))]
+    name, config = resolve_model('classifier', model)
+    classes = list(config.get('classes', ()))
+    if output is not None:
+        output = check_writable(output, overwrite=overwrite)
+        if output.resolve() in {Path(f).resolve() for f in files}:
+            msg = f'the output table {output} would replace an input'
+            raise ValueError(msg)
+
+    with open_client(client, scheduler=scheduler, workers=workers) as active:
+        chunks = chunked(files, chunk_size=chunk_size, n_workers=n_workers(active))
+
+        def lost(chunk, exc):
+            return [{'input': path, 'status': 'failed', 'seconds': 0.0,
+                     'error': f'task lost: {type(exc).__name__}: {exc}', 'worker': ''}
+                    for path in chunk]
+
+        records = run_chunks(active, classify_chunk, chunks, on_error=lost, progress=progress,
+                             desc='classify', total=len(files), model=name, device=device,
+                             hdu=hdu, batch_size=batch_size)
+    for record in records:
+        proba = record.pop('proba', None)
+        for c in classes:
+            record[f'p_{c}'] = np.nan if proba is None else proba[c]
+        record['class'] = '' if proba is None else max(proba, key=proba.get)
+    columns = [('class', str, '')] + [(f'p_{c}', float, np.nan) for c in classes]
+    table = build_table(records, files, columns=columns,
+                        meta={'model': config.get('name', name), 'model_source': name,
+                              'classes': classes})
+    for c in classes:
+        table[f'p_{c}'].info.format = '.4f'
+    if output is not None:
+        write_table(table, output)
+    return table

@@ -1,0 +1,69 @@
+# Licensed under a 3-clause BSD style license - see LICENSE
+"""``astrolens enhance --many`` and ``astrolens classify --many``."""
+
+import sys
+
+__all__ = ['run_classify_many', 'run_enhance_many']
+
+
+def _summary(table, what):
+    meta = table.meta
+    return (f'{what} {len(table)} files: {meta["n_done"]} done, {meta["n_skipped"]} skipped, '
+            f'{meta["n_failed"]} failed')
+
+
+def _report_failures(table, command):
+    failed = table[table['status'] == 'failed']
+    for row in failed[:5]:
+        print(f'astrolens {command}: failed: {row["input"]}: {row["error"]}', file=sys.stderr)
+    if len(failed) > 5:
+        print(f'astrolens {command}: ... and {len(failed) - 5} more (see the table)',
+              file=sys.stderr)
+    return 1 if len(failed) else 0
+
+
+def run_enhance_many(args):
+    """Run ``astrolens enhance --many PATTERN -o OUTDIR`` with parsed arguments.
+
+    Returns 0 when every file was enhanced or skipped, 1 when some failed
+    (they are listed in the manifest).
+    """
+    if (args.input is None) == (args.many is None):
+        msg = ('give either one INPUT file, or --many PATTERN for many files, not both'
+               if args.input is not None else
+               "give an INPUT FITS file, or --many 'DIR/*.fits' for many files")
+        raise ValueError(msg)
+    if args.many is None:
+        msg = '--workers and --scheduler go with --many'
+        raise ValueError(msg)
+    from astrolens.batch import enhance_many
+
+    options = {'tile': args.tile} if args.tile is not None else {}
+    if args.flux is not None:
+        options['flux'] = None if args.flux == 'none' else args.flux
+    table = enhance_many(args.many, args.output, model=args.model, workers=args.workers,
+                         scheduler=args.scheduler, overwrite=args.overwrite, hdu=args.hdu,
+                         device=args.device, uncertainty=args.uncertainty,
+                         progress=not args.quiet, **options)
+    if not args.quiet:
+        print(_summary(table, 'enhanced') + f'; manifest {table.meta["manifest"]}')
+    return _report_failures(table, 'enhance')
+
+
+def run_classify_many(args):
+    """Run ``astrolens classify --many PATTERN`` with parsed arguments."""
+    if args.paths and args.many is not None:
+        msg = 'give either PATH arguments or --many PATTERN, not both'
+        raise ValueError(msg)
+    if not args.paths and args.many is None:
+        msg = "give image PATHs, or --many 'DIR/*.fits' for many files"
+        raise ValueError(msg)
+    from astrolens.batch import classify_many
+
+    table = classify_many(args.many if args.many is not None else args.paths, model=args.model,
+                          workers=args.workers, scheduler=args.scheduler, output=args.out,
+                          overwrite=args.overwrite, progress=True)
+    if args.out is None:
+        table.pprint_all()
+    print(_summary(table, 'classified') + (f'; table {args.out}' if args.out else ''))
+    return _report_failures(table, 'classify')

@@ -1,0 +1,72 @@
+# Licensed under a 3-clause BSD style license - see LICENSE
+"""Checking a model name on the client, from its JSON configuration alone."""
+
+import json
+import os
+from pathlib import Path
+
+__all__ = ['resolve_model']
+
+_KINDS = {'sr': ('kind', 'astrolens.SuperResolver', 'super-resolution model'),
+          'classifier': ('format', 'astrolens-classifier', 'classifier')}
+
+
+def resolve_model(kind, model):
+    """Check that ``model`` names a model of ``kind``; return its name and configuration.
+
+    Only the JSON configuration is read, so the client process does not
+    import torch; the workers load the weights.
+
+    Parameters
+    ----------
+    kind : {'sr', 'classifier'}
+    model : str or `~pathlib.Path`
+        Shipped model name, or the path of a saved model (with or without
+        its ``.safetensors`` / ``.json`` suffix).
+
+    Returns
+    -------
+    name : str
+        The shipped name, or the absolute path without suffix (workers may
+        run in another folder).
+    config : dict
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a string or a path (pass a saved model's path
+        rather than an estimator).
+    ValueError
+        If there is no such model, or it is not of ``kind``.
+    """
+    from astrolens.models.pretrained import available_models, read_config
+
+    key, expected, what = _KINDS[kind]
+    if not isinstance(model, (str, os.PathLike)):
+        msg = (f'model must be a shipped model name or the path of a saved model, got '
+               f'{type(model).__name__}; save an estimator with .save(path) and pass the path')
+        raise TypeError(msg)
+    if str(model) in available_models():
+        name, config = str(model), read_config(str(model))
+    else:
+        base = Path(model)
+        if base.suffix in ('.safetensors', '.json'):
+            base = base.with_suffix('')
+        config_path = base.with_name(base.name + '.json')
+        weights = base.with_name(base.name + '.safetensors')
+        if not (config_path.is_file() and weights.is_file()):
+            msg = (f'no shipped {what} named {str(model)!r} and no saved model there '
+                   f'({weights.name} + {config_path.name}); shipped: '
+                   f'{", ".join(available_models())}')
+            raise ValueError(msg)
+        try:
+            config = json.loads(config_path.read_text())
+        except (OSError, ValueError) as exc:
+            msg = f'{config_path} is not a readable JSON configuration ({exc})'
+            raise ValueError(msg) from None
+        name = str(base.resolve())
+    found = config.get(key) if isinstance(config, dict) else None
+    if found != expected:
+        msg = f'{model!s} is not a {what} ({key}={found!r}, expected {expected!r})'
+        raise ValueError(msg)
+    return name, config
