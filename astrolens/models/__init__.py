@@ -10,15 +10,16 @@ import, and the command line should not pay that for ``astrolens --version``.
 
 import importlib
 
-__all__ = ['LensClassifier', 'LensResNet', 'SuperResolver', 'bicubic_upscale',
-           'create_network', 'create_sr_network', 'prepare_images', 'register_network',
-           'train']
+__all__ = ['GAN_DEFAULTS', 'LensClassifier', 'LensResNet', 'SRDiscriminator', 'SuperResolver',
+           'bicubic_upscale', 'create_network', 'create_sr_network', 'prepare_images',
+           'register_network', 'train']
 
 _HOMES = {'LensClassifier': '_classifier', 'prepare_images': '_classifier',
           'LensResNet': '_networks', 'create_network': '_networks',
           'register_network': '_networks', 'train': '_training',
           'SuperResolver': '_superres', 'bicubic_upscale': '_superres',
-          'create_sr_network': '_sr_networks'}
+          'create_sr_network': '_sr_networks', 'GAN_DEFAULTS': '_adversarial',
+          'SRDiscriminator': '_adversarial'}
 
 
 def __getattr__(name):

@@ -37,7 +37,7 @@ from astrolens.wcs_utils import scale_wcs
 
 __all__ = ['SuperResolver', 'bicubic_upscale', 'is_surface_brightness']
 
-_LOSSES = ('l1', 'l2')
+_LOSSES = ('l1', 'l2', 'gan')
 _FLUX = ('total', 'block', None)
 CONFIG_KIND = 'astrolens.SuperResolver'
 FORMAT_VERSION = 1
@@ -326,8 +326,20 @@ class SuperResolver:
         skip) or ``'srresnet'`` (the SRGAN generator, a baseline).
     arch_kwargs : dict, optional
         Overrides of the architecture (``n_feats``, ``n_blocks``).
-    loss : {'l1', 'l2'}, optional
-        Training loss.
+    loss : {'l1', 'l2', 'gan'}, optional
+        Training loss. ``'gan'`` trains SRGAN-style: an L1 pixel loss plus a
+        feature loss on the early feature maps of a trained
+        `~astrolens.models.LensClassifier` and an adversarial loss from a
+        discriminator trained alongside (see ``gan``). It gives sharper-
+        looking output at a cost in PSNR/SSIM (``benchmarks/bench_superres.py
+        --gan`` measures it); start it from L1 weights with ``fit(...,
+        init=...)``.
+    gan : dict, optional
+        Options of ``loss='gan'``, overriding
+        `astrolens.models.GAN_DEFAULTS`: ``feature_model`` (a shipped
+        classifier name or saved path; None drops the feature term),
+        ``pixel_weight``, ``perceptual_weight``, ``adversarial_weight``,
+        ``discriminator_lr``, ``discriminator_width``.
     flux : {'total', 'block', None}, optional
         Flux correction of `enhance`: ``'total'`` keeps the total flux (mean
         surface brightness), ``'block'`` makes every ``scale x scale`` block
@@ -359,11 +371,12 @@ class SuperResolver:
     """
 
     def __init__(self, scale=2, *, arch='edsr-s', arch_kwargs=None, loss='l1', flux='total',
-                 device='auto', seed=0, learning_rate=1e-3):
+                 device='auto', seed=0, learning_rate=1e-3, gan=None):
         self.scale = scale
         self.arch = arch
         self.arch_kwargs = arch_kwargs
         self.loss = loss
+        self.gan = gan
         self.flux = flux
         self.device = device
         self.seed = seed
@@ -379,9 +392,17 @@ class SuperResolver:
             raise ValueError(msg)
         if self.loss not in _LOSSES:
             msg = f'loss must be one of {_LOSSES}, got {self.loss!r}'
-            if self.loss == 'gan':
-                msg += " ('gan' is not implemented yet)"
             raise ValueError(msg)
+        if self.gan is not None:
+            from astrolens.models._adversarial import GAN_DEFAULTS
+
+            if not isinstance(self.gan, dict):
+                msg = f'gan must be a dict of options, got {type(self.gan).__name__}'
+                raise TypeError(msg)
+            unknown = sorted(set(self.gan) - set(GAN_DEFAULTS))
+            if unknown:
+                msg = f'unknown gan options {unknown}; known: {sorted(GAN_DEFAULTS)}'
+                raise ValueError(msg)
         if self.flux not in _FLUX:
             msg = f'flux must be one of {_FLUX}, got {self.flux!r}'
             raise ValueError(msg)
@@ -399,7 +420,8 @@ class SuperResolver:
     # ------------------------------------------------------------------ training
     def fit(self, lr, hr=None, *, epochs=20, batch_size=16, patch_size=24, val_fraction=0.1,
             patience=None, max_minutes=None, checkpoint_dir=None, resume=True, init=None,
-            noise_augment=0.0, weight_decay=0.0, progress=True, max_val=256):
+            noise_augment=0.0, weight_decay=0.0, progress=True, max_val=256,
+            lr_scales=None):
         """Train the network on low/high-resolution pairs.
 
         Parameters
@@ -438,6 +460,10 @@ class SuperResolver:
             Show tqdm progress bars.
         max_val : int, optional
             At most this many validation pairs are evaluated each epoch.
+        lr_scales : dict, optional
+            Learning-rate factors by parameter-name prefix, e.g.
+            ``{'head.': 0.1, 'body.': 0.1}`` (0 freezes); see
+            `astrolens.models.train`.
 
         Returns
         -------
@@ -464,14 +490,15 @@ class SuperResolver:
         val_batches = None
         if n_val:
             val_batches = self._val_batches([xs[i] for i in val_idx], [ys[i] for i in val_idx])
-        loss_fn = F.l1_loss if self.loss == 'l1' else F.mse_loss
+        loss_fn = self._loss_function()
         t0 = time.perf_counter()
         result = train(model, loss_fn, sampler, epochs=epochs, steps_per_epoch=sampler.steps(),
                        lr=self.learning_rate, weight_decay=weight_decay,
                        val_batches=val_batches, metrics=_psnr_metric if n_val else None,
                        monitor='val_psnr', mode='max', patience=patience,
                        max_minutes=max_minutes, checkpoint_dir=checkpoint_dir, resume=resume,
-                       device=self.device, seed=self.seed, progress=progress)
+                       device=self.device, seed=self.seed, progress=progress,
+                       lr_scales=lr_scales, restore_best=self.loss != 'gan')
         model.eval()
         self.model_ = model
         self.flux_gain_ = float(gain)
@@ -487,9 +514,11 @@ class SuperResolver:
                 'learning_rate': self.learning_rate, 'noise_augment': noise_augment,
                 'seconds': round(time.perf_counter() - t0, 1), 'seed': self.seed,
                 'init': None if init is None else str(getattr(init, 'name_', init)),
-                'history': result.history,
+                'lr_scales': lr_scales, 'history': result.history,
             },
         }
+        if self.loss == 'gan':
+            self.config_['training']['gan'] = self._gan_options()
         if init is not None and 'training' in previous:
             self.config_['pretraining'] = {
                 **previous['training'],
@@ -498,13 +527,14 @@ class SuperResolver:
 
     def fine_tune(self, lr, hr=None, *, epochs=60, batch_size=8, patch_size=24,
                   learning_rate=None, val_fraction=0.2, patience=10, noise_augment=0.05,
-                  checkpoint_dir=None, max_minutes=None, progress=True):
+                  checkpoint_dir=None, max_minutes=None, progress=True, body_lr_scale=0.1):
         """Adapt a fitted or pretrained network to a few hundred pairs.
 
-        A lower learning rate (a tenth of ``learning_rate`` by default),
-        strong augmentation (the 8 D4 symmetries and input-noise jitter) and
-        early stopping on a held-out split keep the few-shot run from
-        forgetting what the network knew.
+        A lower learning rate (a tenth of ``learning_rate`` by default, and
+        ``body_lr_scale`` times that for the feature extractor), strong
+        augmentation (the 8 D4 symmetries and input-noise jitter) and early
+        stopping on a held-out split keep the few-shot run from forgetting
+        what the network knew.
 
         Parameters
         ----------
@@ -515,6 +545,10 @@ class SuperResolver:
             As for `fit`, with few-shot defaults.
         learning_rate : float, optional
             Peak learning rate; default ``self.learning_rate / 10``.
+        body_lr_scale : float, optional
+            Factor on the learning rate of the head and body (the feature
+            extractor); the upsampler and tail learn at the full rate. 0
+            freezes the feature extractor, 1 trains everything alike.
 
         Returns
         -------
@@ -527,9 +561,31 @@ class SuperResolver:
             return self.fit(lr, hr, epochs=epochs, batch_size=batch_size, patch_size=patch_size,
                             val_fraction=val_fraction, patience=patience, init=self,
                             noise_augment=noise_augment, checkpoint_dir=checkpoint_dir,
-                            max_minutes=max_minutes, progress=progress)
+                            max_minutes=max_minutes, progress=progress,
+                            lr_scales={'head.': body_lr_scale, 'body.': body_lr_scale})
         finally:
             self.learning_rate = saved
+
+    def _gan_options(self):
+        from astrolens.models._adversarial import GAN_DEFAULTS
+
+        return {**GAN_DEFAULTS, **(self.gan or {})}
+
+    def _loss_function(self):
+        if self.loss == 'l1':
+            return F.l1_loss
+        if self.loss == 'l2':
+            return F.mse_loss
+        from astrolens.models._adversarial import AdversarialLoss, ClassifierFeatures
+        from astrolens.models._classifier import LensClassifier
+
+        options = self._gan_options()
+        features = None
+        if options['feature_model'] is not None:
+            classifier = LensClassifier.from_pretrained(options['feature_model'])
+            features = ClassifierFeatures(classifier)
+        return AdversarialLoss(features, pixel='l1', **{
+            k: v for k, v in options.items() if k != 'feature_model'})
 
     def _init_model(self, init):
         model = create_sr_network(self.arch, int(self.scale), **(self.arch_kwargs or {}))
@@ -782,7 +838,7 @@ class SuperResolver:
             'astrolens_version': __version__, 'name': self.name_,
             'scale': int(self.scale), 'arch': self.arch, 'arch_kwargs': self.arch_kwargs or {},
             'loss': self.loss, 'flux': self.flux, 'seed': self.seed,
-            'learning_rate': self.learning_rate,
+            'learning_rate': self.learning_rate, 'gan': self.gan,
             'normalization': {'method': 'flux', 'per': 'image', 'offset': 'median',
                               'scale': '99.5th percentile above the median'},
             'flux_gain': self.flux_gain_,
@@ -827,7 +883,8 @@ class SuperResolver:
                       arch_kwargs=config.get('arch_kwargs') or None,
                       loss=config.get('loss', 'l1'), flux=config.get('flux', 'total'),
                       device=device, seed=config.get('seed', 0),
-                      learning_rate=config.get('learning_rate', 1e-3))
+                      learning_rate=config.get('learning_rate', 1e-3),
+                      gan=config.get('gan'))
             est._check_params()
             model = create_sr_network(est.arch, est.scale, **(est.arch_kwargs or {}))
             gain = float(config['flux_gain'])

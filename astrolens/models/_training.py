@@ -130,7 +130,7 @@ def _load_checkpoint(path):
 def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_decay=0.05,
           warmup_steps=None, val_batches=None, metrics=None, monitor='val_loss', mode='min',
           patience=None, max_minutes=None, checkpoint_dir=None, resume=True, device='auto',
-          amp=True, seed=0, progress=True, grad_clip=5.0, lr_scales=None):
+          amp=True, seed=0, progress=True, grad_clip=5.0, lr_scales=None, restore_best=True):
     """Train ``model`` in place and return its history.
 
     Parameters
@@ -191,12 +191,17 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
         with a prefix learn at ``factor`` times the scheduled rate (0
         freezes them), e.g. ``{'body.': 0.1}`` for a slower body when
         fine-tuning. The longest matching prefix wins.
+    restore_best : bool, optional
+        Return the best weights on ``monitor`` (default) or, if False, those
+        of the last epoch (adversarial training, where the pixel metrics
+        of validation favour the blurriest epoch); early stopping still
+        follows ``monitor``.
 
     Returns
     -------
     result : `TrainResult`
         ``model`` holds the best weights (on ``monitor``) when validation
-        is given, else those of the last epoch.
+        is given and ``restore_best`` is true, else those of the last epoch.
     """
     if mode not in ('min', 'max'):
         msg = f"mode must be 'min' or 'max', got {mode!r}"
@@ -216,8 +221,8 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
             model, device_ids=[device.index] if device.type == 'cuda' else None)
     use_amp = bool(amp) and device.type == 'cuda'
     scaler = torch.amp.GradScaler('cuda', enabled=use_amp)
-    optimizer = torch.optim.AdamW(_param_groups(model, lr_scales), lr=lr,
-                                  weight_decay=weight_decay)
+    groups, frozen = _param_groups(model, lr_scales)
+    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     if hasattr(loss_fn, 'to'):
         loss_fn.to(device)
     val_loss_fn = getattr(loss_fn, 'validation_loss', loss_fn)
@@ -323,32 +328,39 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
     else:
         if best['bad_epochs'] and patience is not None and best['bad_epochs'] >= patience:
             result.stopped_early = True
-    if best['state'] is not None:
+    if best['state'] is not None and restore_best:
         model.load_state_dict(best['state'])
         result.best_epoch = best['epoch']
+    for param in frozen:
+        param.requires_grad_(True)
     model.to('cpu')
     return result
 
 
 def _param_groups(model, lr_scales):
-    """AdamW parameter groups, one per learning-rate factor; frozen parameters left out."""
+    """AdamW parameter groups, one per learning-rate factor, and the frozen parameters.
+
+    Frozen parameters get ``requires_grad=False`` for the run (`train` turns
+    it back on at the end).
+    """
     lr_scales = dict(lr_scales or {})
     for prefix, factor in lr_scales.items():
         if not (isinstance(factor, (int, float)) and factor >= 0):
             msg = f'lr_scales[{prefix!r}] must be a non-negative number, got {factor!r}'
             raise ValueError(msg)
-    groups = {}
+    groups, frozen = {}, []
     for name, param in model.named_parameters():
         matches = [p for p in lr_scales if name.startswith(p)]
         factor = float(lr_scales[max(matches, key=len)]) if matches else 1.0
         if factor == 0.0:
             param.requires_grad_(False)
+            frozen.append(param)
             continue
         groups.setdefault(factor, []).append(param)
     if not groups:
         msg = 'lr_scales freezes every parameter; nothing would be trained'
         raise ValueError(msg)
-    return [{'params': params, 'lr_scale': factor} for factor, params in groups.items()]
+    return [{'params': params, 'lr_scale': factor} for factor, params in groups.items()], frozen
 
 
 @torch.no_grad()

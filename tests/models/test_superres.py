@@ -62,7 +62,9 @@ def test_init_only_stores_parameters():
 
 
 @pytest.mark.parametrize('kwargs, match', [({'scale': 5}, 'scale must be'),
-                                           ({'loss': 'gan'}, 'not implemented'),
+                                           ({'loss': 'hinge'}, 'loss must be'),
+                                           ({'loss': 'gan', 'gan': {'vgg': 1}},
+                                            'unknown gan options'),
                                            ({'arch': 'vdsr'}, 'unknown arch'),
                                            ({'flux': 'sum'}, 'flux must be')])
 def test_bad_parameters_are_reported_at_fit(pairs, kwargs, match):
