@@ -114,16 +114,19 @@ def run_chunks(client, function, chunks, *, on_error, progress=True, desc='batch
 
     futures = {client.submit(function, chunk, pure=False, **kwargs): chunk for chunk in chunks}
     records = []
-    with tqdm(total=total, initial=initial, desc=desc, unit='file',
-              disable=not progress) as bar:
-        for future in distributed.as_completed(futures):
-            chunk = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # a lost task must not stop the other chunks
-                result = on_error(chunk, exc)
-            finally:
-                future.release()
-            records.extend(result)
-            bar.update(len(chunk))
+    try:
+        with tqdm(total=total, initial=initial, desc=desc, unit='file',
+                  disable=not progress) as bar:
+            for future in distributed.as_completed(futures):
+                chunk = futures[future]
+                try:
+                    result = future.result()
+                except Exception as exc:  # a lost task must not stop the other chunks
+                    result = on_error(chunk, exc)
+                records.extend(result)
+                bar.update(len(chunk))
+    except BaseException:
+        # Interrupted (Ctrl-C): do not leave the tasks running on a cluster we do not own.
+        client.cancel(list(futures))
+        raise
     return records
