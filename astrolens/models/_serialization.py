@@ -1,6 +1,12 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
-"""Weights as safetensors plus a JSON configuration; loading never unpickles."""
+"""Weights as safetensors plus a JSON configuration; loading never unpickles.
 
+safetensors checks the structure of a file (header, shapes, offsets) but
+not the tensor bytes, so `save_weights` also records a SHA-256 of the
+tensors in the file's metadata and `load_weights` verifies it when present.
+"""
+
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -9,8 +15,10 @@ import torch
 
 from astrolens.utils import WeightsError, atomic_path
 
-__all__ = ['load_state', 'load_weights', 'read_json_config', 'save_weights', 'to_tensor_dict',
-           'weight_paths']
+__all__ = ['CHECKSUM_KEY', 'load_state', 'load_weights', 'read_json_config', 'save_weights',
+           'tensor_digest', 'to_tensor_dict', 'weight_paths']
+
+CHECKSUM_KEY = 'astrolens_sha256'
 
 
 def weight_paths(path):
@@ -27,14 +35,25 @@ def save_weights(path, state_dict, config, *, overwrite=True):
 
     weights, config_path = weight_paths(path)
     tensors = {k: v.detach().to('cpu').contiguous() for k, v in state_dict.items()}
+    metadata = {'format': 'pt', CHECKSUM_KEY: tensor_digest(tensors)}
     with atomic_path(weights, overwrite=overwrite) as tmp:
-        save_file(tensors, str(tmp), metadata={'format': 'pt'})
+        save_file(tensors, str(tmp), metadata=metadata)
     with atomic_path(config_path, overwrite=overwrite) as tmp:
         tmp.write_text(json.dumps(config, indent=1, sort_keys=False) + '\n')
     for path in (weights, config_path):
         # The temporary files are private (0600); give the result ordinary permissions.
         path.chmod(0o666 & ~_umask())
     return weights, config_path
+
+
+def tensor_digest(tensors):
+    """SHA-256 (hex) of the names, dtypes, shapes and bytes of ``tensors``, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to('cpu').contiguous()
+        digest.update(f'{name}|{tensor.dtype}|{tuple(tensor.shape)}|'.encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
 
 
 def _umask():
@@ -66,7 +85,9 @@ def load_weights(source, *, name=None):
     Raises
     ------
     WeightsError
-        If the file is missing, truncated or not a safetensors file.
+        If the file is missing, truncated, not a safetensors file (a pickle
+        is refused without being unpickled), or its tensors do not match
+        the checksum recorded when it was saved.
     """
     from safetensors.torch import load as load_bytes
 
@@ -80,10 +101,34 @@ def load_weights(source, *, name=None):
         msg = f'cannot read weights file {name} ({exc})'
         raise WeightsError(msg) from None
     try:
-        return load_bytes(data)
+        tensors = load_bytes(data)
     except Exception as exc:  # noqa: BLE001 -- safetensors raises several error types
-        msg = (f'{name} is not a valid safetensors file (truncated or corrupted?): {exc}')
+        if _looks_pickled(data):
+            msg = (f'{name} looks like a pickle (torch.save) file, not safetensors; astrolens '
+                   'never unpickles weights (unpickling can run arbitrary code). Convert '
+                   'weights you trust with safetensors.torch.save_file')
+        else:
+            msg = f'{name} is not a valid safetensors file (truncated or corrupted?): {exc}'
         raise WeightsError(msg) from None
+    expected = _header_metadata(data).get(CHECKSUM_KEY)
+    if expected is not None and tensor_digest(tensors) != expected:
+        msg = (f'{name} is corrupted: its tensor data do not match the checksum written with '
+               'them; save or download the weights again')
+        raise WeightsError(msg)
+    return tensors
+
+
+def _looks_pickled(data):
+    # torch.save writes a zip archive (or, before torch 1.6, a bare pickle); pickle
+    # protocols 2-5 start with PROTO (0x80) and the protocol number.
+    return data[:4] == b'PK\x03\x04' or (data[:1] == b'\x80' and data[1:2] in
+                                          (b'\x02', b'\x03', b'\x04', b'\x05'))
+
+
+def _header_metadata(data):
+    """The ``__metadata__`` of a safetensors file that has already been parsed once."""
+    size = int.from_bytes(data[:8], 'little')
+    return json.loads(data[8:8 + size]).get('__metadata__') or {}
 
 
 def load_state(model, state, *, source):

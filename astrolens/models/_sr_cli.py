@@ -3,6 +3,8 @@
 
 import argparse
 import json
+import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -268,11 +270,40 @@ def _test_sets(preset, n, seed, cache=None):
     return {preset: (lr, hr, source)}
 
 
+def _checkpoint_epochs(checkpoint_dir):
+    """Epochs done in the checkpoint that a run will resume from (0 when there is none)."""
+    from astrolens.models._training import CHECKPOINT_NAME, _load_checkpoint
+
+    path = None if checkpoint_dir is None else Path(checkpoint_dir) / CHECKPOINT_NAME
+    if path is None or not path.is_file():
+        return 0
+    return int(_load_checkpoint(path)['epoch'])
+
+
+def _end_distributed(rank):
+    """Leave the ``torchrun`` process group once all have trained; whether to go on (rank 0)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+    return rank == 0
+
+
 def main_train_sr(args):
-    """Run ``astrolens train sr`` with parsed arguments."""
+    """Run ``astrolens train sr`` with parsed arguments.
+
+    Under ``torchrun`` every process simulates (or reads) the same pairs and
+    trains its share of each batch (see `astrolens.models.train`); only rank
+    0 then evaluates on the test sets, saves the model and prints.
+    """
     from astrolens.models._superres import SuperResolver
     from astrolens.utils import check_writable
 
+    rank = int(os.environ.get('RANK', '0'))
+    world_size = int(os.environ.get('WORLD_SIZE', '1'))
+    logging.basicConfig(level=logging.INFO if rank == 0 and not args.quiet else logging.WARNING,
+                        format='%(asctime)s %(name)s: %(message)s', stream=sys.stderr)
     if (args.preset is None) == (args.data is None):
         msg = 'give exactly one of --preset (simulated pairs) or --data (a DeepLense folder)'
         raise ValueError(msg)
@@ -287,6 +318,7 @@ def main_train_sr(args):
         from astrolens.io import load_deeplense_sr
         lr, hr = load_deeplense_sr(args.data)
         data = {'source': str(args.data), 'n_train_pairs': int(len(lr))}
+    resumed_from = _checkpoint_epochs(args.checkpoint_dir)
     sr = SuperResolver(scale, arch=args.arch, loss=args.loss, device=args.device,
                        seed=args.seed, learning_rate=args.learning_rate)
     sr.name_ = args.name or (args.preset or Path(args.output).name)
@@ -306,6 +338,9 @@ def main_train_sr(args):
                patience=args.patience, max_minutes=args.max_minutes, init=args.init,
                val_fraction=args.val_fraction, noise_augment=args.noise_augment,
                checkpoint_dir=args.checkpoint_dir, progress=not args.quiet)
+    if not _end_distributed(rank):
+        return 0
+    sr.config_['training'].update(world_size=world_size, resumed_from_epoch=resumed_from)
     metrics = None
     if args.preset and args.n_test > 0:
         metrics = {}
