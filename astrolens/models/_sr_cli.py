@@ -256,7 +256,12 @@ def registered_hsc_hst_pairs(n, *, seed=0, cache=None, progress=False):
         out_hr.append(np.asarray(pair.hr.data, dtype=np.float32))
     lr, hr = np.stack(out_lr), np.stack(out_hr)
     if done is not None:
-        np.savez(done, lr=lr, hr=hr)
+        from astrolens.utils import atomic_path
+
+        # atomically: a killed run, or torchrun processes sharing the cache, never
+        # leave a partial file for the next run to read
+        with atomic_path(done, overwrite=True) as tmp:
+            np.savez(tmp, lr=lr, hr=hr)
     return lr, hr
 
 
