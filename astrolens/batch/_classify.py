@@ -69,6 +69,8 @@ def classify_many(inputs, *, model='deeplense-model-i', client=None, workers=Non
         If ``output`` exists and ``overwrite`` is false.
     ValueError
         If no input matches, the model does not exist, or an option is invalid.
+    TypeError
+        If ``inputs``, ``model`` or ``scheduler`` is of the wrong type.
     """
     require_distributed()
     check_cluster_args(client, scheduler, workers)

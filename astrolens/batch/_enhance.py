@@ -2,6 +2,7 @@
 """Super-resolve many FITS files on a dask cluster."""
 
 import numbers
+import os
 from pathlib import Path
 
 from astrolens.batch._dask import (
@@ -103,6 +104,9 @@ def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=Non
         If no input matches, two inputs share a name, an output would
         replace an input, the model does not exist, or an option is invalid
         (including more than one of ``client``, ``scheduler``, ``workers``).
+    TypeError
+        If ``inputs``, ``model``, ``scheduler`` or ``manifest`` is of the
+        wrong type (an estimator instead of a model name, say).
 
     Notes
     -----
@@ -117,6 +121,9 @@ def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=Non
     out_dir = Path(out_dir)
     outputs = output_paths(files, out_dir)
     name, config = resolve_model('sr', model)
+    if not (manifest is None or manifest is False or isinstance(manifest, (str, os.PathLike))):
+        msg = f'manifest must be a path, None or False, got {manifest!r}'
+        raise TypeError(msg)
     manifest_path = None if manifest is False else Path(manifest or out_dir / 'manifest.ecsv')
     if manifest_path is not None and manifest_path.resolve() in {f.resolve() for f in files}:
         msg = f'the manifest {manifest_path} would replace an input'

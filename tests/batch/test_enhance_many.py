@@ -135,6 +135,7 @@ def test_stale_temporaries_of_this_run_are_removed(client, cutouts, tmp_path):
     ({'tile': 0}, ValueError, 'tile must be a positive integer'),
     ({'chunk_size': -1}, ValueError, 'chunk_size must be a positive integer'),
     ({'flux': 'sum'}, ValueError, 'flux must be'),
+    ({'manifest': True}, TypeError, 'manifest must be a path'),
 ])
 def test_bad_arguments_are_refused_before_any_work(cutouts, tmp_path, kwargs, error, match):
     kwargs = {'inputs': cutouts, **kwargs}
