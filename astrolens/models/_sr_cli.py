@@ -103,7 +103,8 @@ def add_train_sr(train_subparsers):
     p.add_argument('--data-seed', type=int, default=0, help='seed of the training pairs')
     p.add_argument('--test-seed', type=int, default=12345, help='seed of the test pairs')
     p.add_argument('--arch', default='edsr-s')
-    p.add_argument('--loss', default='l1', choices=('l1', 'l2'))
+    p.add_argument('--loss', default='l1', choices=('l1', 'l2', 'gan'),
+                   help="'gan': SRGAN-style training; start it from L1 weights with --init")
     p.add_argument('--epochs', type=int, default=200)
     p.add_argument('--max-minutes', type=float, default=None)
     p.add_argument('--batch-size', type=int, default=16)

@@ -19,6 +19,8 @@ Pipeline of `SuperResolver.enhance` for one image:
 """
 
 import copy
+import math
+import os
 import time
 
 import numpy as np
@@ -270,17 +272,26 @@ class _PatchSampler:
         self.p = int(patch_size)
         self.batch_size, self.seed, self.noise = int(batch_size), int(seed), float(noise)
 
-    def steps(self):
-        return max(1, len(self.xs) // self.batch_size)
+    def steps(self, world_size=1):
+        """Optimiser steps per epoch and process: one pass over the pairs, shared out."""
+        return max(1, len(self.xs) // (self.batch_size * world_size))
 
     def __call__(self, epoch, rank=0, world_size=1):
         from astrolens.models._training import epoch_rng
 
         rng = epoch_rng(self.seed, epoch, rank)
-        n, s = len(self.xs), self.s
-        order = rng.permutation(n)[rank::world_size]
-        for first in range(0, len(order) - self.batch_size + 1, self.batch_size):
-            idx = order[first:first + self.batch_size]
+        n, s, bs = len(self.xs), self.s, self.batch_size
+        per_rank = self.steps(world_size) * bs
+        # Under torchrun every process cuts its share out of one permutation common to all,
+        # and all shares have the same number of batches (DDP needs every process to step).
+        # A single process draws it from its own generator, as it always has, so runs
+        # recorded in shipped configurations repeat exactly.
+        shared = rng if world_size == 1 else epoch_rng(self.seed, epoch)
+        order = np.concatenate([shared.permutation(n)
+                                for _ in range(math.ceil(per_rank * world_size / n))])
+        order = order[rank::world_size][:per_rank]
+        for first in range(0, per_rank, bs):
+            idx = order[first:first + bs]
             p = min([self.p] + [min(self.xs[i].shape) for i in idx])
             xb, yb = [], []
             for i in idx:
@@ -492,7 +503,9 @@ class SuperResolver:
             val_batches = self._val_batches([xs[i] for i in val_idx], [ys[i] for i in val_idx])
         loss_fn = self._loss_function()
         t0 = time.perf_counter()
-        result = train(model, loss_fn, sampler, epochs=epochs, steps_per_epoch=sampler.steps(),
+        world_size = max(1, int(os.environ.get('WORLD_SIZE', '1')))
+        result = train(model, loss_fn, sampler, epochs=epochs,
+                       steps_per_epoch=sampler.steps(world_size),
                        lr=self.learning_rate, weight_decay=weight_decay,
                        val_batches=val_batches, metrics=_psnr_metric if n_val else None,
                        monitor='val_psnr', mode='max', patience=patience,

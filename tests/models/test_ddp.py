@@ -188,9 +188,9 @@ def test_train_classifier_under_torchrun_matches_one_process(tmp_path, toy_class
 
 
 def test_train_sr_under_torchrun_matches_one_process(tmp_path):
-    # 24 pairs: 22 train after validation, 11 per process, so both processes take two
-    # steps per epoch (the patch sampler does not even out unequal shares).
-    args = ['train', 'sr', '--preset', 'deeplense-x2', '--n-train', 24, '--n-test', 4,
+    # 17 pairs: 15 train after validation, an odd number, so the processes' shares of
+    # the epoch must be evened out (unequal numbers of steps would hang DDP).
+    args = ['train', 'sr', '--preset', 'deeplense-x2', '--n-train', 17, '--n-test', 4,
             '--arch', 'edsr-xs', '--epochs', 4, '--batch-size', 4, '--patch-size', 12]
     result = _torchrun([*args, '-o', tmp_path / 'ddp'], tmp_path)
     assert result.stdout.count('saved ') == 1  # rank 0 alone evaluates, saves and prints

@@ -296,3 +296,24 @@ def test_fit_accepts_a_deeplense_folder_and_registered_pairs(pairs, tmp_path):
     assert SuperResolver(2, **small).fit(registered, **opts).config_['training']['n_pairs'] == 6
     with pytest.raises(ValueError, match='factor'):
         SuperResolver(3, **small).fit(registered, **opts)
+
+
+def test_patch_sampler_shares_an_epoch_between_processes_in_equal_parts():
+    from astrolens.models._superres import _PatchSampler
+    from astrolens.models._training import epoch_rng
+
+    n = 17
+    xs = [np.full((8, 8), i, dtype=np.float32) for i in range(n)]
+    ys = [np.full((16, 16), i, dtype=np.float32) for i in range(n)]
+    sampler = _PatchSampler(xs, ys, scale=2, patch_size=4, batch_size=4, seed=3)
+    assert sampler.steps() == 4 and sampler.steps(2) == 2
+
+    def seen(rank, world):
+        return [int(round(float(v))) for xb, _ in sampler(5, rank, world)
+                for v in xb[:, 0, 0, 0]]
+
+    # A single process keeps its historical order: its own generator's permutation.
+    assert seen(0, 1) == list(epoch_rng(3, 5, 0).permutation(n)[:16])
+    a, b = seen(0, 2), seen(1, 2)
+    assert len(a) == len(b) == 8
+    assert not set(a) & set(b)
