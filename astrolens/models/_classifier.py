@@ -276,10 +276,13 @@ class LensClassifier:
         # the network halves the image several times: below 16 px there is
         # nothing left for it to look at
         if min(eff_h, eff_w) < 16:
-            side = self.crop or 16
-            msg = (f'images of {h}x{w} pixels are too small for this classifier: it looks at '
-                   f'the central {side}x{side} pixels (crop={self.crop}); pass larger images '
-                   '(DeepLense Model I images are 150x150)')
+            msg = (f'images of {h}x{w} pixels are too small for this classifier: it needs at '
+                   f'least 16x16 pixels and looks at the central {self.crop}x{self.crop} of '
+                   'larger ones (crop); pass larger images (DeepLense Model I images are '
+                   '150x150)')
+            if not self.crop:
+                msg = (f'images of {h}x{w} pixels are too small for this classifier: it needs '
+                       'at least 16x16 pixels (DeepLense Model I images are 150x150)')
             raise ValueError(msg)
         prepared = prepare_images(images, crop=self.crop, stretch=self.normalization)
         # its space-to-depth stem needs even sides: drop a last odd row or column

@@ -955,7 +955,8 @@ class SuperResolver:
             config = read_json_config(config_path, source=f'shipped model {name!r}')
             return cls._from_parts(config, weights, source=f'shipped model {name!r}',
                                    device=device)
-        if isinstance(name, (str, Path)) and weight_paths(name)[1].exists():
+        if isinstance(name, (str, Path)) and any(f.exists() for f in weight_paths(name)):
+            # A saved model, maybe with one of its files missing: load says which.
             return cls.load(name, device=device)
         msg = (f'no shipped super-resolution model named {name!r} and no such saved model; '
                f'shipped: {available_models() or "none"}')

@@ -313,9 +313,6 @@ def test_cli_refuses_bad_weights_in_one_line(saved, kind, case, tmp_path, capsys
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f'astrolens {args[0]}: error: ')
     expected = CASES[case][1]
-    if kind == 'sr' and case == 'no configuration':
-        # enhance takes a model name or path: without its .json this is neither
-        expected = 'no such saved model'
     assert re.search(expected, lines[0]) and str(path) in lines[0]
     assert not marker.exists()
     assert not any(tmp_path.glob('out.*'))
