@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from astrolens.batch._dask import (
-                                   check_cluster_args,
-                                   chunked,
-                                   n_workers,
-                                   open_client,
-                                   require_distributed,
-                                   run_chunks,
+    check_cluster_args,
+    chunked,
+    n_workers,
+    open_client,
+    require_distributed,
+    run_chunks,
 )
 from astrolens.batch._inputs import FITS_SUFFIXES, expand_inputs
 from astrolens.batch._manifest import build_table, write_table

@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 
 from astrolens.batch._dask import (
-                                   check_cluster_args,
-                                   chunked,
-                                   n_workers,
-                                   open_client,
-                                   require_distributed,
-                                   run_chunks,
+    check_cluster_args,
+    chunked,
+    n_workers,
+    open_client,
+    require_distributed,
+    run_chunks,
 )
 from astrolens.batch._inputs import expand_inputs, output_paths, remove_stale_temporaries
 from astrolens.batch._manifest import build_table, write_table
