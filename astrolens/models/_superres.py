@@ -341,9 +341,9 @@ class SuperResolver:
         Training loss. ``'gan'`` trains SRGAN-style: an L1 pixel loss plus a
         feature loss on the early feature maps of a trained
         `~astrolens.models.LensClassifier` and an adversarial loss from a
-        discriminator trained alongside (see ``gan``). It gives sharper-
-        looking output at a cost in PSNR/SSIM (``benchmarks/bench_superres.py
-        --gan`` measures it); start it from L1 weights with ``fit(...,
+        discriminator trained alongside (see ``gan``). Its output looks
+        sharper, at a cost in PSNR/SSIM that ``benchmarks/bench_superres.py
+        --gan-minutes`` measures; start it from L1 weights with ``fit(...,
         init=...)``.
     gan : dict, optional
         Options of ``loss='gan'``, overriding
