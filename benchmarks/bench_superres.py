@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from astrolens.models._sr_cli import _test_sets, _training_pairs
-from astrolens.models._superres import SuperResolver
+from astrolens.models._superres import SuperResolver, bicubic_upscale
 
 
 def _row(name, m, seconds=None):
@@ -134,8 +134,6 @@ def _gan_comparison(sr, args, lr, hr):
           f'{len(gan.history_)} epochs, options {gan._gan_options()}):')
     _row(f'{args.model}-gan', res['model'])
     n = min(len(lr), 100)
-    from astrolens.models._superres import bicubic_upscale
-
     truths = np.asarray(hr[:n], dtype=np.float64)
     _sharpness('bicubic', [bicubic_upscale(np.asarray(a, dtype=np.float64), sr.scale)
                            for a in lr[:n]], truths, sr.scale)

@@ -85,8 +85,7 @@ class ClassifierFeatures(nn.Module):
     Parameters
     ----------
     classifier : `~astrolens.models.LensClassifier`
-        Fitted; its network must be a ``lensresnet`` (stem plus residual
-        blocks) or a timm model with ``forward_intermediates``.
+        Fitted, with a ``lensresnet`` network (a stem plus residual blocks).
     n_blocks : int, optional
         Residual blocks (after the stem) whose outputs are compared.
     """
@@ -95,17 +94,12 @@ class ClassifierFeatures(nn.Module):
         super().__init__()
         classifier._check_fitted()
         network = classifier.model_
-        if hasattr(network, 'stem') and hasattr(network, 'layers'):
-            self.stem = network.stem
-            self.blocks = nn.ModuleList(list(network.layers)[:n_blocks])
-            self.timm_network = None
-        elif hasattr(network, 'forward_intermediates'):
-            self.stem, self.blocks, self.timm_network = None, None, network
-        else:
-            msg = (f'the feature loss needs a lensresnet or a timm classifier network, got '
+        if not (hasattr(network, 'stem') and hasattr(network, 'layers')):
+            msg = (f'the feature loss needs a classifier with a lensresnet network, got '
                    f'{type(network).__name__}')
             raise TypeError(msg)
-        self.n_blocks = int(n_blocks)
+        self.stem = network.stem
+        self.blocks = nn.ModuleList(list(network.layers)[:n_blocks])
         self.eval()
         for param in self.parameters():
             param.requires_grad_(False)
@@ -116,9 +110,6 @@ class ClassifierFeatures(nn.Module):
 
     def forward(self, x):
         """List of feature maps of ``x`` (already in the classifier's input space)."""
-        if self.timm_network is not None:
-            _, intermediates = self.timm_network.forward_intermediates(x)
-            return list(intermediates)[:self.n_blocks]
         x = self.stem(x)
         maps = [x]
         for block in self.blocks:
@@ -167,13 +158,11 @@ class AdversarialLoss:
         self.last_terms = {}
 
     def to(self, device):
+        # Called before any step or checkpoint load, so the optimiser has no state to move
+        # yet; Optimizer.load_state_dict puts loaded state on the parameters' device.
         self.discriminator.to(device)
         if self.features is not None:
             self.features.to(device)
-        for state in self.optimizer.state.values():
-            for key, value in state.items():
-                if isinstance(value, torch.Tensor):
-                    state[key] = value.to(device)
         return self
 
     def _discriminator_step(self, fake, real):

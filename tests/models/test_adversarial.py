@@ -124,3 +124,10 @@ def test_fine_tune_can_freeze_the_feature_extractor():
     assert all(torch.equal(v, after[k]) for k, v in body.items())
     assert not torch.equal(tail, sr.model_.tail.weight)
     assert all(p.requires_grad for p in sr.model_.parameters())
+
+
+def test_feature_loss_refuses_a_classifier_without_a_lensresnet():
+    clf = LensClassifier()
+    clf.model_ = torch.nn.Linear(2, 3)
+    with pytest.raises(TypeError, match='lensresnet'):
+        ClassifierFeatures(clf)
