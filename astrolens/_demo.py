@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ['add_commands', 'run_demo']
+__all__ = ['run_demo']
 
 _CLASSIFIER = 'deeplense-model-i'
+PRODUCTS = {'lr': 'hsc_cutout.fits', 'sr': 'hsc_cutout_sr.fits', 'png': 'demo_report.png'}
 _ENHANCER = 'hsc-hst-x3'
 
 
@@ -52,16 +53,15 @@ def run_demo(out='astrolens-demo', *, n_per_class=4, seed=0, classifier=_CLASSIF
     """
     from astrolens.io import CLASSES, write_fits
     from astrolens.metrics import image_metrics
-    from astrolens.models import LensClassifier
-    from astrolens.models._superres import SuperResolver, bicubic_upscale
+    from astrolens.models import LensClassifier, SuperResolver, bicubic_upscale
     from astrolens.models.pretrained import available_models
     from astrolens.preprocessing import register_pair
     from astrolens.simulation import LensSimulator, simulate_sr_pairs
+    from astrolens.wcs_utils import pixel_scale
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {'lr': out / 'hsc_cutout.fits', 'sr': out / 'hsc_cutout_sr.fits',
-             'png': out / 'demo_report.png'}
+    paths = {key: out / name for key, name in PRODUCTS.items()}
     if not overwrite:
         existing = [str(p) for p in paths.values() if p.exists()]
         if existing:
@@ -86,7 +86,8 @@ def run_demo(out='astrolens-demo', *, n_per_class=4, seed=0, classifier=_CLASSIF
            else LensClassifier.load(classifier))
     proba = clf.predict_proba(lenses)
     predicted = proba.argmax(axis=1)
-    truth = [clf.classes_.index(CLASSES[i]) for i in labels]
+    truth = [list(clf.classes_).index(CLASSES[i]) for i in labels]
+    summary['truth'] = [CLASSES[i] for i in labels]
     summary['classes'] = tuple(clf.classes_)
     summary['probabilities'] = proba
     summary['accuracy'] = float(np.mean(predicted == np.asarray(truth)))
@@ -100,6 +101,8 @@ def run_demo(out='astrolens-demo', *, n_per_class=4, seed=0, classifier=_CLASSIF
     write_fits(lr, paths['lr'], overwrite=overwrite)
     pair = register_pair(lr, hr, factor=3)
     summary['registration_shift_lr_px'] = tuple(float(v) for v in pair.shift)
+    summary['registration_shift_arcsec'] = tuple(float(v) for v in pair.shift_arcsec)
+    summary['registration_chi2'] = float(pair.consistency())
     summary['times']['simulate + register cutout'] = time.perf_counter() - start
     bar.set_postfix_str('enhance')
     bar.update()
@@ -127,97 +130,108 @@ def run_demo(out='astrolens-demo', *, n_per_class=4, seed=0, classifier=_CLASSIF
     bar.update()
 
     start = time.perf_counter()
-    _write_report(paths['png'], lenses, labels, proba, clf.classes_, lr, enhanced, pair,
-                  overwrite=overwrite)
+    _write_report(paths['png'], lenses, labels, proba, list(clf.classes_), lr, enhanced, pair,
+                  summary, overwrite=overwrite)
     summary['times']['report'] = time.perf_counter() - start
     bar.update()
     bar.close()
     summary['paths'] = {k: str(v) for k, v in paths.items()}
+    summary['lr_shape'], summary['sr_shape'] = lr.data.shape, enhanced.data.shape
+    summary['lr_scale'] = pixel_scale(lr.wcs)
+    summary['sr_scale'] = pixel_scale(enhanced.wcs)
     summary['models'] = {'classifier': classifier, 'enhancer': enhancer}
     return summary
 
 
-def _write_report(path, lenses, labels, proba, classes, lr, enhanced, pair, *, overwrite):
+def _wcs_axes(ax, *, dec_labels):
+    lon, lat = ax.coords[0], ax.coords[1]
+    lon.set_axislabel('RA (ICRS)', fontsize=8)
+    lat.set_axislabel('Dec (ICRS)' if dec_labels else '', fontsize=8, minpad=0.3)
+    lat.set_ticklabel_visible(dec_labels)
+    lon.set_major_formatter('hh:mm:ss.ss')
+    lat.set_major_formatter('dd:mm:ss.s')
+    lon.set_ticks(number=3)
+    lat.set_ticks(number=3)
+    lon.set_ticklabel(size=7, exclude_overlapping=True)
+    lat.set_ticklabel(size=7, exclude_overlapping=True)
+
+
+def _write_report(path, lenses, labels, proba, classes, lr, enhanced, pair, metrics, *,
+                  overwrite):
     import matplotlib
 
     matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
     from astropy.visualization import AsinhStretch, ImageNormalize, PercentileInterval
+    from matplotlib.gridspec import GridSpec
 
     from astrolens.io import CLASSES
     from astrolens.utils import atomic_path
     from astrolens.wcs_utils import pixel_scale
 
-    fig = plt.figure(figsize=(13, 8.5))
-    n_show = 3
-    picks = [np.flatnonzero(labels == k)[0] for k in range(n_show)]
-    for col, idx in enumerate(picks):
-        ax = fig.add_subplot(2, 3, col + 1)
-        image = lenses[idx]
+    n = len(lenses)
+    n_cols = min(n, 6)
+    n_rows = -(-n // n_cols)
+    fig = plt.figure(figsize=(16, 2.3 * n_rows + 5.2))
+    split = 1 - 2.3 * n_rows / fig.get_figheight()
+    top = GridSpec(n_rows, n_cols, figure=fig, top=0.93, bottom=split + 0.03, hspace=0.45)
+    bottom = GridSpec(1, 4, figure=fig, top=split - 0.05, bottom=0.12, wspace=0.45)
+    for k in range(n):
+        r, c = divmod(k, n_cols)
+        ax = fig.add_subplot(top[r, c])
+        image = lenses[k]
         norm = ImageNormalize(image, interval=PercentileInterval(99.7), stretch=AsinhStretch())
         ax.imshow(image, origin='lower', cmap='magma', norm=norm)
-        probs = ', '.join(f'{c} {p:.2f}' for c, p in zip(classes, proba[idx], strict=True))
-        ax.set_title(f'true: {CLASSES[labels[idx]]}\n{probs}', fontsize=9)
+        true, guess = CLASSES[labels[k]], classes[int(np.argmax(proba[k]))]
+        ok = classes.index(true) == int(np.argmax(proba[k]))
+        ax.set_title(f'true {true}\npredicted {guess} (p={proba[k].max():.2f})', fontsize=8,
+                     color='tab:green' if ok else 'tab:red')
         ax.set_xticks([])
         ax.set_yticks([])
-    panels = [(lr, f'HSC-like cutout ({pixel_scale(lr.wcs):.3f}"/px)'),
-              (enhanced, f'enhanced x{pair.factor} ({pixel_scale(enhanced.wcs):.3f}"/px)'),
-              (pair.hr, 'HST-like, registered onto the same grid')]
-    for col, (nd, title) in enumerate(panels):
-        ax = fig.add_subplot(2, 3, 4 + col, projection=nd.wcs)
-        data = np.asarray(nd.data, dtype=float)
-        norm = ImageNormalize(data[np.isfinite(data)], interval=PercentileInterval(99.7),
-                              stretch=AsinhStretch())
-        ax.imshow(data, origin='lower', cmap='magma', norm=norm)
+    correct = int(sum(classes.index(CLASSES[labels[k]]) == int(np.argmax(proba[k]))
+                      for k in range(n)))
+    fig.text(0.5, 0.985,
+             f'Classification of {n} simulated DeepLenseSim Model I lenses (counts, asinh '
+             f'stretch): {correct} of {n} right; green = right, red = wrong',
+             ha='center', fontsize=11)
+
+    reference = np.asarray(pair.hr.data, dtype=float) * pair.flux_scale
+    residual = np.asarray(enhanced.data, dtype=float) - reference
+    unit = 'ct / pixel' if lr.unit is None else f'{lr.unit} / pixel'
+    finite = np.concatenate([np.asarray(nd, dtype=float)[np.isfinite(nd)].ravel()
+                             for nd in (enhanced.data, reference)])
+    fine_norm = ImageNormalize(finite, interval=PercentileInterval(99.7), stretch=AsinhStretch())
+    lr_data = np.asarray(lr.data, dtype=float)
+    lr_norm = ImageNormalize(lr_data[np.isfinite(lr_data)], interval=PercentileInterval(99.7),
+                             stretch=AsinhStretch())
+    limit = float(np.nanpercentile(np.abs(residual), 99.5)) or 1.0
+    enh, bic = metrics['enhance'], metrics['bicubic']
+    panels = [
+        (lr_data, lr.wcs, lr_norm, 'magma',
+         f'HSC-like input, {pixel_scale(lr.wcs):.3f}"/px'),
+        (np.asarray(enhanced.data, float), enhanced.wcs, fine_norm, 'magma',
+         f'astrolens x{pair.factor}, {pixel_scale(enhanced.wcs):.3f}"/px\n'
+         f'PSNR {enh["psnr"]:.1f} dB, SSIM {enh["ssim"]:.3f} (bicubic {bic["psnr"]:.1f}, '
+         f'{bic["ssim"]:.3f})'),
+        (reference, pair.hr.wcs, fine_norm, 'magma',
+         'truth: HST-like image registered\nonto the same grid'),
+        (residual, enhanced.wcs, plt.Normalize(-limit, limit), 'RdBu_r',
+         'residual: astrolens - truth\n(linear, symmetric)'),
+    ]
+    for col, (data, wcs, norm, cmap, title) in enumerate(panels):
+        ax = fig.add_subplot(bottom[0, col], projection=wcs)
+        im = ax.imshow(data, origin='lower', cmap=cmap, norm=norm)
         ax.set_title(title, fontsize=9)
-        ax.coords[0].set_axislabel('RA')
-        ax.coords[1].set_axislabel('Dec')
-    fig.suptitle('astrolens demo: classification of Model I lenses (top), '
-                 'HSC -> HST-grid super-resolution (bottom)')
-    fig.subplots_adjust(left=0.06, right=0.98, wspace=0.35, hspace=0.35)
+        _wcs_axes(ax, dec_labels=col == 0)
+        bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+        scale = pixel_scale(wcs)
+        bar.set_label(f'{unit} ({scale:.3f}")', fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+    fig.text(0.5, 0.02,
+             'Super-resolution of a simulated HSC-like cutout toward HST resolution. Images: '
+             'asinh stretch over the 99.7% interval (the two fine-grid images share one '
+             'scale); residual: linear. PSNR uses the data range of the truth image.',
+             ha='center', fontsize=10)
     with atomic_path(path, overwrite=overwrite) as tmp:
-        fig.savefig(tmp, dpi=90)
+        fig.savefig(tmp, dpi=90, bbox_inches='tight')
     plt.close(fig)
-
-
-def _print_summary(summary):
-    classes = summary['classes']
-    proba = summary['probabilities']
-    print(f'classified {len(proba)} simulated Model I lenses: accuracy '
-          f'{summary["accuracy"]:.0%} (mean probabilities per column: '
-          + ', '.join(f'{c} {p:.2f}' for c, p in zip(classes, proba.mean(0), strict=True))
-          + ')')
-    shift = summary['registration_shift_lr_px']
-    print(f'registered the HST-like image: residual shift ({shift[0]:+.3f}, {shift[1]:+.3f}) '
-          'LR px corrected')
-    enh, bic = summary['enhance'], summary['bicubic']
-    print(f'enhanced cutout: total-flux error {summary["flux_error"]:.2e}; against the '
-          f'registered HST image PSNR {enh["psnr"]:.2f} dB / SSIM {enh["ssim"]:.3f} '
-          f'(bicubic {bic["psnr"]:.2f} dB / {bic["ssim"]:.3f})')
-    print('times: ' + ', '.join(f'{k} {v:.1f} s' for k, v in summary['times'].items()))
-    print('wrote ' + ', '.join(summary['paths'].values()))
-
-
-def _run(args):
-    start = time.perf_counter()
-    summary = run_demo(args.out, n_per_class=args.n_per_class, seed=args.seed,
-                       classifier=args.classifier, enhancer=args.enhancer,
-                       overwrite=args.overwrite, progress=not args.no_progress)
-    _print_summary(summary)
-    print(f'done in {time.perf_counter() - start:.1f} s')
-    return 0
-
-
-def add_commands(subparsers):
-    """Register ``astrolens demo``."""
-    demo = subparsers.add_parser(
-        'demo', help='run the whole pipeline on the shipped models (about a minute)',
-        description=__doc__.split('\n\n')[1].replace('\n', ' '))
-    demo.add_argument('--out', default='astrolens-demo', help='output folder')
-    demo.add_argument('--n-per-class', type=int, default=4)
-    demo.add_argument('--seed', type=int, default=0)
-    demo.add_argument('--classifier', default=_CLASSIFIER, help='model name or path')
-    demo.add_argument('--enhancer', default=_ENHANCER, help='model name or path')
-    demo.add_argument('--overwrite', action='store_true')
-    demo.add_argument('--no-progress', action='store_true')
-    demo.set_defaults(func=_run)

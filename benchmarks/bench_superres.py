@@ -33,7 +33,8 @@ import time
 import numpy as np
 import torch
 
-from astrolens.models._sr_cli import _test_sets, _training_pairs
+from astrolens.datasets import sr_test_sets as _test_sets
+from astrolens.datasets import sr_training_pairs as _training_pairs
 from astrolens.models._superres import SuperResolver, bicubic_upscale
 
 

@@ -38,3 +38,35 @@ def test_demo_refuses_to_overwrite(demo, capsys):
     out, _ = demo
     assert main(['demo', '--out', str(out), '--no-progress']) == 1
     assert '--overwrite' in capsys.readouterr().err
+
+
+def test_demo_refuses_before_any_work(demo, capsys, monkeypatch):
+    import astrolens._demo
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError('the demo started although its products exist')
+
+    monkeypatch.setattr(astrolens._demo, 'run_demo', must_not_run)
+    out, _ = demo
+    assert main(['demo', '--out', str(out), '--no-progress']) == 1
+    assert 'fresh folder' in capsys.readouterr().err
+
+
+def test_demo_default_folder_is_fresh(tmp_path, monkeypatch):
+    from astrolens.cli._demo import _fresh_folder
+
+    monkeypatch.chdir(tmp_path)
+    assert str(_fresh_folder()) == 'astrolens-demo'
+    (tmp_path / 'astrolens-demo').mkdir()
+    assert str(_fresh_folder()) == 'astrolens-demo'  # empty: reused
+    (tmp_path / 'astrolens-demo' / 'demo_report.png').write_bytes(b'x')
+    (tmp_path / 'astrolens-demo-2').mkdir()
+    (tmp_path / 'astrolens-demo-2' / 'other').write_bytes(b'x')
+    assert str(_fresh_folder()) == 'astrolens-demo-3'
+
+
+def test_demo_summary_names_the_truth_of_every_image(demo):
+    _, summary = demo
+    assert summary['truth'] == ['no', 'no', 'cdm', 'cdm', 'vortex', 'vortex']
+    assert 0 < summary['registration_chi2'] < 10
+    assert summary['sr_scale'] == pytest.approx(summary['lr_scale'] / 3)

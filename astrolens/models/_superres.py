@@ -1,328 +1,34 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
 """`SuperResolver`: flux- and WCS-preserving super-resolution of astronomical images.
 
-Pipeline of `SuperResolver.enhance` for one image:
-
-1. masked and non-finite pixels are filled from their nearest valid
-   neighbour (only for the network; they are masked again in the output);
-2. the image is normalised *globally* (median offset, 99.5th-percentile
-   scale), so tiles see the same intensity scale;
-3. the network runs over overlapping tiles (overlap >= its receptive field,
-   so tiled == untiled) and predicts a "density": intensities on the input's
-   per-pixel scale, upsampled;
-4. the result is put back in the input's units: flux per pixel is divided by
-   ``scale**2``; a surface brightness (a unit per solid angle) is not;
-5. the flux is corrected globally: ``flux='total'`` makes the total flux
-   (surface brightness: the mean) equal to the input's over unmasked pixels,
-   ``flux='block'`` makes every ``scale x scale`` block sum (mean) equal to
-   its input pixel.
+The estimator (parameters, `fit`, `evaluate`, persistence) lives here; the
+inference pipeline is `astrolens.models._sr_inference`, the flux corrections
+`astrolens.models._sr_flux` and the training data `astrolens.models._sr_data`.
 """
 
 import copy
-import math
 import os
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from astropy import units as u
-from astropy.nddata import NDData, StdDevUncertainty
-from scipy import ndimage
 
-from astrolens.io import as_image_array, load_deeplense_sr, to_nddata
+from astrolens.models import _sr_inference
+from astrolens.models._sr_data import PatchSampler, as_pairs, prepare_pairs, psnr_metric
+from astrolens.models._sr_flux import estimate_gain
+from astrolens.models._sr_inference import FLUX_MODES, bicubic_upscale, is_surface_brightness
 from astrolens.models._sr_networks import SR_ARCHS, count_parameters, create_sr_network
-from astrolens.models._tiling import tiled_apply
 from astrolens.utils import NotFittedError, WeightsError
 from astrolens.version import __version__
-from astrolens.wcs_utils import scale_wcs
 
 __all__ = ['SuperResolver', 'bicubic_upscale', 'is_surface_brightness']
 
 _LOSSES = ('l1', 'l2', 'gan')
-_FLUX = ('total', 'block', None)
+_FLUX = FLUX_MODES
 CONFIG_KIND = 'astrolens.SuperResolver'
 FORMAT_VERSION = 1
 
-
-# --------------------------------------------------------------------------- helpers
-
-def is_surface_brightness(unit):
-    """Whether ``unit`` is per solid angle (so the mean, not the sum, is conserved).
-
-    Parameters
-    ----------
-    unit : `~astropy.units.UnitBase` or None
-
-    Returns
-    -------
-    bool
-        True when the unit, decomposed, has a negative power of an angle
-        (``MJy / sr``, ``erg / (s cm2 Hz arcsec2)``, ...).
-    """
-    if unit is None:
-        return False
-    try:
-        decomposed = u.Unit(unit).decompose()
-    except (TypeError, ValueError, u.UnitsError):
-        return False
-    return any(base.physical_type == 'angle' and power < 0
-               for base, power in zip(decomposed.bases, decomposed.powers, strict=True))
-
-
-def _is_logarithmic(unit):
-    if isinstance(unit, u.FunctionUnitBase):
-        return True
-    try:
-        bases = u.Unit(unit).decompose().bases
-    except (TypeError, ValueError, u.UnitsError):
-        return False
-    return any(base in (u.mag, u.dex, u.dB) for base in bases)
-
-
-def _fill_bad(image, bad):
-    """Replace ``bad`` pixels by their nearest good neighbour."""
-    if not bad.any():
-        return image
-    _, (iy, ix) = ndimage.distance_transform_edt(bad, return_indices=True)
-    return image[iy, ix]
-
-
-def _norm_params(image):
-    """Global offset and scale of an image (the 'flux' normalisation of astrolens)."""
-    offset = float(np.median(image))
-    spread = float(np.percentile(image - offset, 99.5))
-    if not spread > 0:
-        spread = float(np.max(np.abs(image - offset)))
-    return offset, (spread if spread > 0 else 1.0)
-
-
-def bicubic_upscale(image, scale, *, surface_brightness=False):
-    """Bicubic upsampling in the same pixel convention as the networks.
-
-    Parameters
-    ----------
-    image : `~numpy.ndarray`
-        ``(H, W)`` or ``(N, H, W)``.
-    scale : int
-    surface_brightness : bool, optional
-        If false (flux per pixel) the result is divided by ``scale**2`` so
-        the total flux is (nearly) kept.
-
-    Returns
-    -------
-    upscaled : `~numpy.ndarray`
-    """
-    array = np.asarray(image, dtype=np.float32)
-    batch = array if array.ndim == 3 else array[None]
-    with torch.no_grad():
-        out = F.interpolate(torch.from_numpy(np.ascontiguousarray(batch))[:, None],
-                            scale_factor=scale, mode='bicubic', align_corners=False)
-    out = out[:, 0].numpy().astype(np.float64)
-    if not surface_brightness:
-        out /= scale ** 2
-    return out if array.ndim == 3 else out[0]
-
-
-def _block_sum(image, s):
-    h, w = image.shape[0] // s, image.shape[1] // s
-    return image.reshape(h, s, w, s).sum(axis=(1, 3))
-
-
-def _correct_flux(sr, lr, good_lr, *, scale, mode, surface_brightness):
-    """Flux correction after stitching; returns ``(corrected, multiplicative_factor_map)``."""
-    s = scale
-    area = s * s if surface_brightness else 1.0
-    if mode is None:
-        return sr, None
-    if mode == 'total':
-        good_hr = np.repeat(np.repeat(good_lr, s, axis=0), s, axis=1)
-        target = float(np.sum(lr[good_lr], dtype=np.float64)) * area
-        current = float(np.sum(sr[good_hr], dtype=np.float64))
-        # multiplicative when it is a gentle rescaling of a positive image, otherwise an additive
-        # offset (sky-subtracted images can have totals near zero)
-        if target > 0 and current > 0 and 0.5 < target / current < 2.0:
-            factor = target / current
-            return sr * factor, factor
-        return sr + (target - current) / max(int(good_hr.sum()), 1), None
-    # 'block'
-    target = lr * area
-    sums = _block_sum(sr, s)
-    blocks = sr.reshape(lr.shape[0], s, lr.shape[1], s)
-    positive = (target > 0) & (sums > 0) & (blocks.min(axis=(1, 3)) >= 0)
-    with np.errstate(divide='ignore', invalid='ignore'):
-        ratio = np.where(positive, target / np.where(sums > 0, sums, 1.0), 1.0)
-    delta = np.where(positive, 0.0, (target - sums) / (s * s))
-    ratio = np.where(good_lr, ratio, 1.0)
-    delta = np.where(good_lr, delta, 0.0)
-    up = lambda a: np.repeat(np.repeat(a, s, axis=0), s, axis=1)  # noqa: E731
-    factor = up(ratio)
-    return sr * factor + up(delta), factor
-
-
-def _d4(x, k):
-    """The k-th of the 8 symmetries of the square (rotations, then transposes) on the last axes."""
-    if k >= 4:
-        x = x.transpose(-1, -2)
-    return torch.rot90(x, k % 4, dims=(-2, -1))
-
-
-def _d4_inverse(x, k):
-    x = torch.rot90(x, -(k % 4), dims=(-2, -1))
-    if k >= 4:
-        x = x.transpose(-1, -2)
-    return x
-
-
-# --------------------------------------------------------------------------- data
-
-def _as_pairs(lr, hr, scale):
-    """Normalise every accepted training input to two lists of float32 2-D arrays."""
-    if hr is None:
-        if isinstance(lr, (str, bytes)) or hasattr(lr, '__fspath__'):
-            lr, hr = load_deeplense_sr(lr)
-        elif isinstance(lr, (list, tuple)) and lr and all(
-                hasattr(p, 'lr') and hasattr(p, 'hr') and hasattr(p, 'factor') for p in lr):
-            factors = {int(p.factor) for p in lr}
-            if factors != {scale}:
-                msg = (f'the registered pairs have factor(s) {sorted(factors)} but this '
-                       f'SuperResolver has scale={scale}')
-                raise ValueError(msg)
-            lr, hr = [p.lr for p in lr], [p.hr for p in lr]
-        else:
-            msg = ('fit(lr, hr) needs both images, or fit(pairs) with a list of RegisteredPair, '
-                   'or fit(path) with a DeepLense super-resolution folder')
-            raise TypeError(msg)
-    lrs, hrs = _as_list(lr, 'lr'), _as_list(hr, 'hr')
-    if len(lrs) != len(hrs):
-        msg = f'{len(lrs)} low-resolution images but {len(hrs)} high-resolution ones'
-        raise ValueError(msg)
-    for i, (low, high) in enumerate(zip(lrs, hrs, strict=True)):
-        if high.shape != (scale * low.shape[0], scale * low.shape[1]):
-            msg = (f'pair {i}: the high-resolution image has shape {high.shape}, expected '
-                   f'{scale} x the low-resolution shape {low.shape}')
-            raise ValueError(msg)
-    return lrs, hrs
-
-
-def _as_list(images, name):
-    if isinstance(images, np.ndarray) or (hasattr(images, '__array__')
-                                          and not isinstance(images, NDData)):
-        array = as_image_array(images, name=name)
-        array = array[None] if array.ndim == 2 else array
-        return [np.asarray(a, dtype=np.float32) for a in array]
-    if isinstance(images, (list, tuple)):
-        out = []
-        for item in images:
-            nd = to_nddata(item)
-            data = np.array(nd.data, dtype=np.float32)
-            if data.ndim != 2:
-                msg = f'each item of {name} must be one 2-D image, got shape {data.shape}'
-                raise ValueError(msg)
-            if nd.mask is not None:
-                data[np.asarray(nd.mask, dtype=bool)] = np.nan
-            out.append(data)
-        if not out:
-            msg = f'{name} is empty'
-            raise ValueError(msg)
-        return out
-    msg = (f'{name} must be an (N, H, W) array or a list of images (arrays, NDData, HDUs, '
-           f'paths), got {type(images).__name__}')
-    raise TypeError(msg)
-
-
-def _prepare(lrs, hrs, scale, gain):
-    """Fill bad pixels, normalise by the LR statistics; targets on the LR intensity scale."""
-    xs, ys = [], []
-    for low, high in zip(lrs, hrs, strict=True):
-        bad_l, bad_h = ~np.isfinite(low), ~np.isfinite(high)
-        low, high = _fill_bad(low, bad_l), _fill_bad(high, bad_h)
-        offset, spread = _norm_params(low)
-        xs.append(((low - offset) / spread).astype(np.float32))
-        ys.append(((high / gain - offset) / spread).astype(np.float32))
-    return xs, ys
-
-
-def _estimate_gain(lrs, hrs, scale):
-    """Least-squares factor ``g`` with ``block_mean(hr) ~ g * lr`` over all pairs.
-
-    ``1 / scale**2`` for pairs in flux per pixel, 1 for surface brightness;
-    anything else for data normalised separately (as DeepLense distributes).
-    """
-    num = den = 0.0
-    for low, high in zip(lrs, hrs, strict=True):
-        good = np.isfinite(low)
-        hb = _block_sum(np.nan_to_num(high), scale) / scale ** 2
-        good &= np.isfinite(hb)
-        num += float(np.sum(low[good] * hb[good], dtype=np.float64))
-        den += float(np.sum(low[good] ** 2, dtype=np.float64))
-    gain = num / den if den > 0 else 1.0
-    if not gain > 0:
-        msg = ('the high-resolution images do not correlate positively with the '
-               'low-resolution ones; check that the pairs are aligned')
-        raise ValueError(msg)
-    return gain
-
-
-class _PatchSampler:
-    """Random LR/HR patch pairs with D4 (and optionally noise) augmentation."""
-
-    def __init__(self, xs, ys, *, scale, patch_size, batch_size, seed, noise=0.0):
-        self.xs, self.ys, self.s = xs, ys, scale
-        self.p = int(patch_size)
-        self.batch_size, self.seed, self.noise = int(batch_size), int(seed), float(noise)
-
-    def steps(self, world_size=1):
-        """Optimiser steps per epoch and process: one pass over the pairs, shared out."""
-        return max(1, len(self.xs) // (self.batch_size * world_size))
-
-    def __call__(self, epoch, rank=0, world_size=1):
-        from astrolens.models._training import epoch_rng
-
-        rng = epoch_rng(self.seed, epoch, rank)
-        n, s, bs = len(self.xs), self.s, self.batch_size
-        per_rank = self.steps(world_size) * bs
-        # Under torchrun every process cuts its share out of one permutation common to all,
-        # and all shares have the same number of batches (DDP needs every process to step).
-        # A single process draws it from its own generator, as it always has, so runs
-        # recorded in shipped configurations repeat exactly.
-        shared = rng if world_size == 1 else epoch_rng(self.seed, epoch)
-        order = np.concatenate([shared.permutation(n)
-                                for _ in range(math.ceil(per_rank * world_size / n))])
-        order = order[rank::world_size][:per_rank]
-        for first in range(0, per_rank, bs):
-            idx = order[first:first + bs]
-            p = min([self.p] + [min(self.xs[i].shape) for i in idx])
-            xb, yb = [], []
-            for i in idx:
-                x, y = self.xs[i], self.ys[i]
-                r = int(rng.integers(0, x.shape[0] - p + 1))
-                c = int(rng.integers(0, x.shape[1] - p + 1))
-                xb.append(x[r:r + p, c:c + p])
-                yb.append(y[s * r:s * (r + p), s * c:s * (c + p)])
-            xb = torch.from_numpy(np.stack(xb))[:, None]
-            yb = torch.from_numpy(np.stack(yb))[:, None]
-            k = int(rng.integers(0, 8))
-            xb, yb = _d4(xb, k).contiguous(), _d4(yb, k).contiguous()
-            if self.noise > 0:
-                sigma = torch.from_numpy(rng.uniform(0, self.noise, (len(idx), 1, 1, 1))
-                                         .astype(np.float32))
-                gen = torch.Generator().manual_seed(int(rng.integers(2 ** 31)))
-                xb = xb + sigma * torch.randn(xb.shape, generator=gen)
-            yield xb, yb
-
-
-def _psnr_metric(outputs, targets):
-    """Mean PSNR (dB) on images rescaled by each target's range, as `astrolens.metrics.psnr`."""
-    t = targets.flatten(1)
-    o = outputs.flatten(1)
-    low = t.min(dim=1, keepdim=True).values
-    span = (t.max(dim=1, keepdim=True).values - low).clamp_min(1e-12)
-    mse = (((o - t) / span) ** 2).mean(dim=1).clamp_min(1e-20)
-    return {'psnr': float((10 * torch.log10(1.0 / mse)).mean())}
-
-
-# --------------------------------------------------------------------------- estimator
 
 class SuperResolver:
     """Super-resolution of astronomical images that keeps flux, WCS and masks.
@@ -484,9 +190,9 @@ class SuperResolver:
 
         self._check_params()
         s = int(self.scale)
-        lrs, hrs = _as_pairs(lr, hr, s)
-        gain = _estimate_gain(lrs, hrs, s)
-        xs, ys = _prepare(lrs, hrs, s, gain)
+        lrs, hrs = as_pairs(lr, hr, s)
+        gain = estimate_gain(lrs, hrs, s)
+        xs, ys = prepare_pairs(lrs, hrs, s, gain)
         rng = np.random.default_rng(self.seed)
         order = rng.permutation(len(xs))
         n_val = int(round(val_fraction * len(xs))) if len(xs) >= 5 else 0
@@ -495,7 +201,7 @@ class SuperResolver:
             batch_size = max(1, len(train_idx))
         torch.manual_seed(self.seed)
         model = self._init_model(init)
-        sampler = _PatchSampler([xs[i] for i in train_idx], [ys[i] for i in train_idx],
+        sampler = PatchSampler([xs[i] for i in train_idx], [ys[i] for i in train_idx],
                                 scale=s, patch_size=patch_size, batch_size=batch_size,
                                 seed=self.seed, noise=noise_augment)
         val_batches = None
@@ -507,7 +213,7 @@ class SuperResolver:
         result = train(model, loss_fn, sampler, epochs=epochs,
                        steps_per_epoch=sampler.steps(world_size),
                        lr=self.learning_rate, weight_decay=weight_decay,
-                       val_batches=val_batches, metrics=_psnr_metric if n_val else None,
+                       val_batches=val_batches, metrics=psnr_metric if n_val else None,
                        monitor='val_psnr', mode='max', patience=patience,
                        max_minutes=max_minutes, checkpoint_dir=checkpoint_dir, resume=resume,
                        device=self.device, seed=self.seed, progress=progress,
@@ -644,42 +350,6 @@ class SuperResolver:
         return batches
 
     # ------------------------------------------------------------------ inference
-    def _predict_fn(self, device, *, uncertainty):
-        model = self.model_.to(device).eval()
-
-        @torch.no_grad()
-        def run(batch):
-            x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))[:, None]
-            x = x.to(device)
-            if not uncertainty:
-                return model(x).cpu().numpy()
-            outs = torch.stack([_d4_inverse(model(_d4(x, k).contiguous()), k)
-                                for k in range(8)])
-            mean, std = outs.mean(dim=0), outs.std(dim=0)
-            return torch.cat([mean, std], dim=1).cpu().numpy()
-        return run
-
-    def _enhance_array(self, image, bad, *, surface_brightness, tile, overlap, batch_size,
-                       uncertainty, progress, flux):
-        s = int(self.scale)
-        good = ~bad
-        filled = _fill_bad(np.where(bad, 0.0, image), bad).astype(np.float64)
-        offset, spread = _norm_params(filled)
-        x = ((filled - offset) / spread).astype(np.float32)
-        device = self._device()
-        out = tiled_apply(self._predict_fn(device, uncertainty=uncertainty), x, scale=s,
-                          tile=tile, overlap=overlap, batch_size=batch_size,
-                          channels=2 if uncertainty else 1, progress=progress)
-        area = 1.0 if surface_brightness else 1.0 / (s * s)
-        sr = (out[0].astype(np.float64) * spread + offset) * area
-        std = out[1].astype(np.float64) * spread * area if uncertainty else None
-        lr_filled = np.where(good, image, 0.0)
-        sr, factor = _correct_flux(sr, lr_filled, good, scale=s, mode=flux,
-                                   surface_brightness=surface_brightness)
-        if std is not None and factor is not None:
-            std = std * np.abs(factor)
-        return sr, std
-
     def enhance(self, data, *, tile=512, overlap=None, batch_size=1, uncertainty=False,
                 progress=True, flux='default', hdu=None):
         """Super-resolve an image (or a batch of arrays).
@@ -732,63 +402,9 @@ class SuperResolver:
             msg = (f'tile={tile} is too small for overlap={overlap}: use tile > '
                    f'{2 * overlap} (e.g. {max(256, 4 * overlap)})')
             raise ValueError(msg)
-        opts = {'tile': int(tile), 'overlap': int(overlap), 'batch_size': int(batch_size),
-                'uncertainty': bool(uncertainty), 'flux': flux}
-        if isinstance(data, np.ndarray) and data.ndim in (3, 4):
-            return self._enhance_batch(data, progress=progress, **opts)
-        nd = to_nddata(data, hdu=hdu)
-        image = np.asarray(nd.data)
-        if image.ndim != 2:
-            msg = f'enhance takes one 2-D image or an (N, H, W) array, got shape {image.shape}'
-            raise ValueError(msg)
-        finite = np.isfinite(image)
-        bad = ~finite if nd.mask is None else (np.asarray(nd.mask, dtype=bool) | ~finite)
-        if bad.all():
-            msg = 'every pixel of the image is masked or non-finite; nothing to enhance'
-            raise ValueError(msg)
-        if nd.unit is not None and _is_logarithmic(nd.unit):
-            msg = (f'enhance needs a linear unit (flux or surface brightness), got {nd.unit}; '
-                   'convert magnitudes to flux first')
-            raise ValueError(msg)
-        sb = is_surface_brightness(nd.unit)
-        sr, std = self._enhance_array(image, bad, surface_brightness=sb, progress=progress,
-                                      **opts)
-        s = int(self.scale)
-        up = lambda a: np.repeat(np.repeat(a, s, axis=0), s, axis=1)  # noqa: E731
-        sr[up(~finite)] = np.nan
-        dtype = np.float32 if image.dtype == np.float32 else np.float64
-        mask = up(bad) if bad.any() else None
-        meta = dict(nd.meta or {})
-        meta.update({'sr_model': self.name_, 'sr_version': __version__, 'sr_scale': s,
-                     'sr_flux': 'none' if flux is None else flux, 'sr_arch': self.arch})
-        wcs = scale_wcs(nd.wcs, s) if nd.wcs is not None else None
-        unc = StdDevUncertainty(std.astype(dtype)) if std is not None else None
-        return NDData(sr.astype(dtype), wcs=wcs, unit=nd.unit, mask=mask, meta=meta,
-                      uncertainty=unc)
-
-    def _enhance_batch(self, data, *, progress, **opts):
-        batch = as_image_array(data, name='data')
-        if batch.ndim == 2:
-            batch = batch[None]
-        srs, stds = [], []
-        from tqdm.auto import tqdm
-        for image in tqdm(batch, desc='enhance', unit='image', leave=False,
-                          disable=not progress or len(batch) < 2):
-            bad = ~np.isfinite(image)
-            if bad.all():
-                msg = 'an image of the batch has no finite pixel'
-                raise ValueError(msg)
-            sr, std = self._enhance_array(image, bad, surface_brightness=False,
-                                          progress=False, **opts)
-            s = int(self.scale)
-            sr[np.repeat(np.repeat(bad, s, axis=0), s, axis=1)] = np.nan
-            srs.append(sr)
-            stds.append(std)
-        dtype = np.float32 if batch.dtype == np.float32 else np.float64
-        out = np.stack(srs).astype(dtype)
-        if opts['uncertainty']:
-            return out, np.stack(stds).astype(dtype)
-        return out
+        return _sr_inference.enhance(self, data, tile=tile, overlap=overlap,
+                                     batch_size=batch_size, uncertainty=uncertainty,
+                                     progress=progress, flux=flux, hdu=hdu)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, lr, hr, *, surface_brightness=False, tile=512, batch_size=2,
@@ -819,16 +435,15 @@ class SuperResolver:
         from astrolens.metrics._image import flux_error, image_metrics
 
         self._check_fitted()
-        lrs, hrs = _as_pairs(lr, hr, int(self.scale))
+        lrs, hrs = as_pairs(lr, hr, int(self.scale))
         s = int(self.scale)
         srs, bics = [], []
         for low in lrs:
             bad = ~np.isfinite(low)
-            sr, _ = self._enhance_array(low.astype(np.float64), bad,
-                                        surface_brightness=surface_brightness, tile=tile,
-                                        overlap=int(self.model_.receptive_field),
-                                        batch_size=batch_size, uncertainty=False,
-                                        progress=False, flux=self.flux)
+            sr, _ = _sr_inference.enhance_array(
+                self, low.astype(np.float64), bad, surface_brightness=surface_brightness,
+                tile=tile, overlap=int(self.model_.receptive_field), batch_size=batch_size,
+                uncertainty=False, progress=False, flux=self.flux)
             srs.append(sr)
             bics.append(bicubic_upscale(low, s, surface_brightness=surface_brightness))
         out = {'n_images': len(lrs)}

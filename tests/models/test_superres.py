@@ -299,7 +299,7 @@ def test_fit_accepts_a_deeplense_folder_and_registered_pairs(pairs, tmp_path):
 
 
 def test_patch_sampler_shares_an_epoch_between_processes_in_equal_parts():
-    from astrolens.models._superres import _PatchSampler
+    from astrolens.models._sr_data import PatchSampler as _PatchSampler
     from astrolens.models._training import epoch_rng
 
     n = 17

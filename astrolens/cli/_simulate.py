@@ -1,10 +1,12 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
 """``astrolens simulate classification`` and ``astrolens simulate sr``."""
 
-from astrolens.simulation._instruments import MODELS
-from astrolens.simulation._sr_pairs import PRESETS
-
 __all__ = ['add_commands']
+
+# The names, not imports of astrolens.simulation: that pulls lenstronomy and astropy, and
+# `astrolens --help` should not wait for them (tests/test_cli.py checks they match).
+MODELS = ('model_i', 'model_ii', 'model_iii')
+PRESETS = ('deeplense-x2', 'hsc-hst')
 
 
 def _run_classification(args):

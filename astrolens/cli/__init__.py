@@ -1,15 +1,18 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
 """The ``astrolens`` command.
 
-Each subpackage that offers commands has a private ``_cli`` module with an
-``add_commands(subparsers)`` function; it registers its sub-commands and sets
-``func`` on them, the function that runs the command with the parsed
-arguments and returns an exit status.
+One private module per command family (``_simulate``, ``_classify``,
+``_enhance``, ``_register``, ``_train``, ``_demo``), each with an
+``add_commands(subparsers)`` function that registers its sub-commands and sets
+``func`` on them: the function that runs the command with the parsed
+arguments and returns an exit status. The modules only parse arguments and
+call library functions; they import the heavy libraries (torch, astropy,
+lenstronomy) inside those functions, so ``astrolens --version`` and
+``astrolens --help`` stay fast. Nothing in the library imports this package.
 """
 
 import argparse
 import importlib
-import importlib.util
 import platform
 import sys
 
@@ -17,32 +20,33 @@ from astrolens.version import __version__
 
 __all__ = ['build_parser', 'main']
 
-_COMMAND_MODULES = ('astrolens.simulation._cli', 'astrolens.preprocessing._cli',
-                    'astrolens.models._cli', 'astrolens.models._sr_cli', 'astrolens._demo')
+_COMMAND_MODULES = ('astrolens.cli._simulate', 'astrolens.cli._register',
+                    'astrolens.cli._train', 'astrolens.cli._classify', 'astrolens.cli._enhance',
+                    'astrolens.cli._demo')
 
 
 def _run_info(args):
-    import astropy
-    import numpy
+    from importlib import metadata
+
+    print(f'astrolens    {__version__}')
+    print(f'python       {platform.python_version()}')
+    # versions from the installed metadata: importing torch, timm and lenstronomy only to
+    # read their version took ~15 s
+    for name in ('numpy', 'astropy', 'torch', 'timm', 'lenstronomy', 'photutils', 'reproject',
+                 'scikit-image', 'dask'):
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            version = 'not installed'
+        print(f'{name:<12} {version}')
     import torch
 
-    print(f'astrolens {__version__}')
-    print(f'python    {platform.python_version()}')
-    print(f'numpy     {numpy.__version__}')
-    print(f'astropy   {astropy.__version__}')
-    print(f'torch     {torch.__version__}')
-    for name in ('timm', 'lenstronomy', 'photutils', 'reproject', 'skimage'):
-        try:
-            module = importlib.import_module(name)
-            print(f'{name:<9} {getattr(module, "__version__", "?")}')
-        except ImportError:
-            print(f'{name:<9} not installed')
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    print(f'device    {device} ({torch.get_num_threads()} threads)')
+    print(f'device       {device} ({torch.get_num_threads()} threads)')
     from astrolens.models.pretrained import available_models
 
     models = available_models()
-    print('models    ' + (', '.join(models) if models else '(none shipped yet)'))
+    print('models       ' + (', '.join(models) if models else '(none shipped yet)'))
     return 0
 
 
@@ -56,8 +60,6 @@ def build_parser():
     info = subparsers.add_parser('info', help='versions, compute device and shipped models')
     info.set_defaults(func=_run_info)
     for module_name in _COMMAND_MODULES:
-        if importlib.util.find_spec(module_name) is None:
-            continue
         importlib.import_module(module_name).add_commands(subparsers)
     return parser
 
