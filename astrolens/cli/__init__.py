@@ -76,6 +76,25 @@ def main(argv=None):
     except (ValueError, TypeError, FileNotFoundError, FileExistsError) as exc:
         print(f'astrolens {args.command}: error: {exc}', file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return _interrupted(args)
+
+
+def _interrupted(args):
+    """Ctrl-C: one line (from one process under ``torchrun``) and exit status 130."""
+    import os
+
+    if os.environ.get('RANK', '0') == '0':
+        checkpoint = getattr(args, 'checkpoint_dir', None)
+        hint = ('' if checkpoint is None else
+                f'; {checkpoint} holds the last finished epoch: rerun the same command to '
+                'resume from it')
+        # on a new line: a progress bar may hold the current one
+        print(f'\nastrolens {args.command}: interrupted{hint}', file=sys.stderr)
+    dist = sys.modules.get('torch.distributed')
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    return 130
 
 
 if __name__ == '__main__':

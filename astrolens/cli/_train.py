@@ -49,7 +49,8 @@ def add_commands(subparsers):
     clf.add_argument('--device', default='auto')
     clf.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     clf.add_argument('--checkpoint-dir', metavar='DIR', default=None,
-                     help='checkpoint every epoch here and resume from it')
+                     help='checkpoint every epoch here and resume from it (default: '
+                          'OUT.checkpoint, removed once the model is saved)')
     clf.add_argument('--init', metavar='NAME|PATH', default=None,
                      help='continue from a saved (or shipped) classifier: new optimiser and '
                      'schedule, same architecture, crop and normalisation')
@@ -92,7 +93,9 @@ def add_train_sr(train_subparsers):
     p.add_argument('--fine-tune', action='store_true',
                    help='few-shot: start from --init with SuperResolver.fine_tune')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--checkpoint-dir', default=None)
+    p.add_argument('--checkpoint-dir', metavar='DIR', default=None,
+                   help='checkpoint every epoch here and resume from it (default: '
+                        'OUTPUT.checkpoint, removed once the model is saved)')
     p.add_argument('--cache', default=None,
                    help='folder for simulated/registered hsc-hst pairs (reused when present)')
     p.add_argument('--device', default='auto')
@@ -136,6 +139,7 @@ def _run_train_classifier(args):
                         format='%(asctime)s %(name)s: %(message)s', stream=sys.stderr)
     if args.threads:
         torch.set_num_threads(args.threads)
+    own_checkpoint = _default_checkpoint_dir(args, args.out)
     clf = LensClassifier(
         args.backbone, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, crop=args.crop or None, normalization=args.normalization,
@@ -192,12 +196,30 @@ def _run_train_classifier(args):
     info['seed'] = args.seed
     clf.info_ = info
     weights, config = clf.save(args.out)
+    _remove_default_checkpoint(own_checkpoint)
     last = clf.history_[-1] if clf.history_ else {}
     print(f'wrote {weights} and {config}; last epoch: '
           + ', '.join(f'{k}={v:.4g}' for k, v in last.items() if isinstance(v, float)))
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
     return 0
+
+
+def _default_checkpoint_dir(args, output):
+    """Checkpoint into ``OUTPUT.checkpoint`` unless a folder was given, so that an
+    interrupted run can always resume; returns the folder to remove after saving.
+    """
+    if args.checkpoint_dir is not None:
+        return None
+    args.checkpoint_dir = f'{output}.checkpoint'
+    return Path(args.checkpoint_dir)
+
+
+def _remove_default_checkpoint(folder):
+    import shutil
+
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _checkpoint_epochs(checkpoint_dir):
@@ -250,6 +272,7 @@ def main_train_sr(args):
         from astrolens.io import load_deeplense_sr
         lr, hr = load_deeplense_sr(args.data)
         data = {'source': str(args.data), 'n_train_pairs': int(len(lr))}
+    own_checkpoint = _default_checkpoint_dir(args, args.output)
     resumed_from = _checkpoint_epochs(args.checkpoint_dir)
     sr = SuperResolver(scale, arch=args.arch, loss=args.loss, device=args.device,
                        seed=args.seed, learning_rate=args.learning_rate)
@@ -288,6 +311,7 @@ def main_train_sr(args):
     if metrics is not None:
         sr.config_['metrics'] = metrics
     sr.save(args.output, overwrite=args.overwrite)
+    _remove_default_checkpoint(own_checkpoint)
     if not args.quiet:
         print(json.dumps({'history_tail': sr.history_[-3:], 'metrics': metrics}, indent=1,
                          default=float))

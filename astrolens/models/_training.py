@@ -313,6 +313,13 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
         if ctx.is_main:
             log.info(' '.join(f'{k}={v:.5g}' if isinstance(v, float) else f'{k}={v}'
                               for k, v in entry.items() if not isinstance(v, list)))
+            if epoch == start_epoch + 1 and sched['epochs'] > epoch:
+                left = (sched['epochs'] - epoch) * epoch_seconds / 60
+                log.info('epoch %d took %.1f s: about %.0f more minutes for epochs %d-%d at this '
+                         'pace%s', epoch, epoch_seconds, left, epoch + 1, sched['epochs'],
+                         '' if ckpt_path is None else
+                         f'; a checkpoint is saved after every epoch in {ckpt_path.parent}, '
+                         'so an interrupted run resumes when rerun')
             if ckpt_path is not None:
                 _save_checkpoint(ckpt_path, {
                     'model': _state_to_cpu(model), 'optimizer': optimizer.state_dict(),

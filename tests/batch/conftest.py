@@ -8,7 +8,8 @@ from astrolens.io import make_wcs, write_fits
 def client():
     """Two single-threaded worker processes, shared by the batch tests (starting them costs
     seconds: each imports torch)."""
-    distributed = pytest.importorskip('distributed')
+    distributed = pytest.importorskip(
+        'distributed', reason='dask.distributed is not installed: pip install ".[test]"')
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as c:

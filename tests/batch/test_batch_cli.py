@@ -5,7 +5,8 @@ from astrolens.cli import main
 
 from .conftest import write_cutouts
 
-pytest.importorskip('distributed')
+pytest.importorskip(
+    'distributed', reason='dask.distributed is not installed: pip install ".[test]"')
 
 
 @pytest.mark.parametrize(('argv', 'message'), [

@@ -5,7 +5,8 @@ from astropy.table import Table
 from astrolens.batch import classify_many
 from astrolens.io import make_wcs, write_fits
 
-pytest.importorskip('distributed')
+pytest.importorskip(
+    'distributed', reason='dask.distributed is not installed: pip install ".[test]"')
 
 
 @pytest.fixture(scope='module')

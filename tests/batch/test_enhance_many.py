@@ -13,7 +13,8 @@ from astrolens.wcs_utils import scale_wcs
 
 from .conftest import write_cutouts
 
-pytest.importorskip('distributed')
+pytest.importorskip(
+    'distributed', reason='dask.distributed is not installed: pip install ".[test]"')
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from astrolens.io import read_fits
 
 from .conftest import write_cutouts
 
-pytest.importorskip('distributed')
+pytest.importorskip(
+    'distributed', reason='dask.distributed is not installed: pip install ".[test]"')
 
 N_FILES = 40
 

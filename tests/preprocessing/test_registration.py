@@ -280,10 +280,9 @@ def test_cli_refuses_mixed_arguments(tmp_path, capsys):
 
 
 def test_simulated_hsc_hst_pairs_are_registered():
-    simulation = pytest.importorskip('astrolens.simulation')
-    if not hasattr(simulation, 'simulate_sr_pairs'):
-        pytest.skip('simulate_sr_pairs is not available')
-    lrs, hrs = simulation.simulate_sr_pairs(3, preset='hsc-hst', seed=3)
+    from astrolens.simulation import simulate_sr_pairs
+
+    lrs, hrs = simulate_sr_pairs(3, preset='hsc-hst', seed=3)
     for lr, hr in zip(lrs, hrs, strict=True):
         pair = register_pair(lr, hr)
         recorded = (lr.meta['offset_dra_arcsec'], lr.meta['offset_ddec_arcsec'])

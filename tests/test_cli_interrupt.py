@@ -1,0 +1,62 @@
+"""Ctrl-C during ``astrolens train``: one clear line, exit status 130, and a checkpoint
+that the same command resumes from (also without --checkpoint-dir)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import astrolens
+from astrolens.models._training import CHECKPOINT_NAME
+
+CHECKOUT = Path(astrolens.__file__).resolve().parents[1]
+
+
+def _env():
+    path = os.pathsep.join(p for p in (str(CHECKOUT), os.environ.get('PYTHONPATH')) if p)
+    return dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=path)
+
+
+def test_ctrl_c_saves_and_the_same_command_resumes(tmp_path):
+    from astrolens.io import write_deeplense_sr
+
+    rng = np.random.default_rng(0)
+    hr = rng.gamma(2.0, 1.0, (16, 48, 48)).astype(np.float32)
+    write_deeplense_sr(tmp_path / 'pairs', hr.reshape(16, 24, 2, 24, 2).sum(axis=(2, 4)), hr)
+    cmd = [sys.executable, '-m', 'astrolens.cli', 'train', 'sr', '--data', str(tmp_path / 'pairs'),
+           '--arch', 'edsr-xs', '--epochs', '40', '--batch-size', '4', '--patch-size', '12',
+           '-o', str(tmp_path / 'model')]
+    checkpoint = tmp_path / 'model.checkpoint' / CHECKPOINT_NAME  # the default folder
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    try:
+        while not checkpoint.is_file():
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, 'no checkpoint in time'
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-3000:]
+    assert 'Traceback' not in err
+    last = [line for line in err.splitlines() if line.strip()][-1]
+    assert last.startswith('astrolens train: interrupted') and 'rerun the same command' in last
+    assert 'more minutes for epochs' in err  # the duration estimate after the first epoch
+    assert checkpoint.is_file() and not (tmp_path / 'model.safetensors').exists()
+
+    # the same command, with fewer epochs to keep the test short
+    shorter = [('3' if prev == '--epochs' else a)
+               for prev, a in zip(['', *cmd[:-1]], cmd, strict=True)]
+    resumed = subprocess.run(shorter, cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                             timeout=120, check=False)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert 'resumed from' in resumed.stderr
+    assert (tmp_path / 'model.safetensors').is_file()
+    assert not checkpoint.parent.exists(), 'the default checkpoint folder is removed once saved'
