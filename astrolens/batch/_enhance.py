@@ -35,7 +35,8 @@ def _check_options(tile, chunk_size, flux):
 
 def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=None,
                  scheduler=None, overwrite=False, tile=512, flux='default', uncertainty=False,
-                 hdu=None, device='auto', chunk_size=None, progress=True, manifest=None):
+                 hdu=None, bad_bits=None, max_pixels='default', device='auto', chunk_size=None,
+                 progress=True, manifest=None):
     """Super-resolve many FITS files in parallel with `dask.distributed`.
 
     Every input ``NAME`` gives ``out_dir/NAME``, the result of
@@ -71,7 +72,7 @@ def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=Non
         workers need astrolens installed and must see the same files.
     overwrite : bool, optional
         Enhance again inputs whose output exists (default: skip them).
-    tile, flux, uncertainty, hdu : optional
+    tile, flux, uncertainty, hdu, bad_bits, max_pixels : optional
         Passed to ``SuperResolver.enhance`` (``flux='default'``: the
         model's setting; ``uncertainty=True`` adds an ``UNCERT`` extension
         and is 8 times slower).
@@ -140,7 +141,8 @@ def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=Non
             todo.append((str(source), str(target)))
     if todo:
         options = {'tile': int(tile), 'flux': flux, 'hdu': hdu,
-                   'uncertainty': bool(uncertainty)}
+                   'uncertainty': bool(uncertainty), 'bad_bits': bad_bits,
+                   'max_pixels': max_pixels}
         with open_client(client, scheduler=scheduler, workers=workers) as active:
             chunks = chunked(todo, chunk_size=chunk_size, n_workers=n_workers(active))
 

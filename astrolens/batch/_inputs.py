@@ -7,7 +7,7 @@ from pathlib import Path
 
 __all__ = ['expand_inputs', 'output_paths', 'remove_stale_temporaries']
 
-FITS_SUFFIXES = ('.fits', '.fit', '.fts', '.fits.gz', '.fit.gz', '.fts.gz')
+FITS_SUFFIXES = ('.fits', '.fit', '.fts', '.fits.gz', '.fit.gz', '.fts.gz', '.fits.fz', '.fz')
 
 
 def _has_suffix(path, suffixes):
@@ -78,7 +78,9 @@ def output_paths(files, out_dir):
         If two inputs share a file name, or an output would be an input.
     """
     out_dir = Path(out_dir)
-    outputs = [out_dir / f.name for f in files]
+    # a tile-compressed input (.fits.fz) gives a plain FITS output: drop the .fz
+    outputs = [out_dir / (f.name[:-3] if f.name.lower().endswith('.fz') else f.name)
+               for f in files]
     seen = {}
     for source, target in zip(files, outputs, strict=True):
         if target.name in seen:

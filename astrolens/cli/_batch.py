@@ -41,8 +41,13 @@ def run_enhance_many(args):
     options = {'tile': args.tile} if args.tile is not None else {}
     if args.flux is not None:
         options['flux'] = None if args.flux == 'none' else args.flux
+    from astrolens.io import parse_hdu
+
+    if getattr(args, 'max_pixels', None) is not None:
+        options['max_pixels'] = args.max_pixels or None
     table = enhance_many(args.many, args.output, model=args.model, workers=args.workers,
-                         scheduler=args.scheduler, overwrite=args.overwrite, hdu=args.hdu,
+                         scheduler=args.scheduler, overwrite=args.overwrite,
+                         hdu=parse_hdu(args.hdu), bad_bits=getattr(args, 'bad_bits', None),
                          device=args.device, uncertainty=args.uncertainty,
                          progress=not args.quiet, **options)
     if not args.quiet:

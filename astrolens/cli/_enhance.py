@@ -14,15 +14,17 @@ def _run_enhance(args):
         from astrolens.cli._batch import run_enhance_many
 
         return run_enhance_many(args)
-    from astrolens.io import read_fits, write_fits
     from astrolens.models import SuperResolver
+    from astrolens.utils import check_not_inputs
 
+    check_not_inputs([args.output], [args.input], option='--overwrite')
     # Refuse before the (slow) network runs, and again atomically when writing.
     if Path(args.output).exists() and not args.overwrite:
         msg = f'{args.output} already exists; pass --overwrite to replace it'
         raise FileExistsError(msg)
+    data = read_input(args.input, hdu=args.hdu, bad_bits=args.bad_bits,
+                      max_pixels=args.max_pixels)
     sr = SuperResolver.from_pretrained(args.model, device=args.device)
-    data = read_fits(args.input, hdu=args.hdu)
     kwargs = {'uncertainty': args.uncertainty, 'progress': not args.quiet}
     if args.tile is not None:
         kwargs['tile'] = args.tile
@@ -30,12 +32,32 @@ def _run_enhance(args):
         kwargs['flux'] = None if args.flux == 'none' else args.flux
     out = sr.enhance(data, **kwargs)
     out.meta.pop('path', None)
+    from astrolens.io import write_fits
+
     write_fits(out, args.output, overwrite=args.overwrite)
     if not args.quiet:
         shape = out.data.shape
-        print(f'wrote {args.output} ({shape[1]}x{shape[0]} px, model {sr.name_}, '
+        bands = f', {shape[0]} planes' if len(shape) == 3 else ''
+        print(f'wrote {args.output} ({shape[-1]}x{shape[-2]} px{bands}, model {sr.name_}, '
               f'x{sr.scale})')
     return 0
+
+
+def read_input(path, *, hdu=None, bad_bits=None, max_pixels=None):
+    """`astrolens.io.read_fits` with its errors worded for the command line (one line)."""
+    from astrolens.io import parse_hdu, read_fits
+    from astrolens.utils import DEFAULT_MAX_PIXELS, AmbiguousHDUError, ImageTooLargeError
+
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)
+    try:
+        return read_fits(path, hdu=parse_hdu(hdu), bad_bits=bad_bits, max_pixels=limit)
+    except AmbiguousHDUError as exc:
+        raise ValueError(exc.message('--hdu ')) from None
+    except ImageTooLargeError as exc:
+        raise ValueError(exc.message('--max-pixels ')) from None
+    except ValueError as exc:
+        text = ' '.join(str(exc).replace('bad_bits=', '--bad-bits').split())
+        raise ValueError(text) from None
 
 
 def add_commands(subparsers):
@@ -61,10 +83,25 @@ def add_commands(subparsers):
     enhance.add_argument('--tile', type=int, default=None,
                          help='largest tile side in input pixels (default 512)')
     enhance.add_argument('--uncertainty', action='store_true',
-                         help='add an UNCERT extension from the 8-fold symmetry spread')
-    enhance.add_argument('--flux', choices=('total', 'block', 'none'), default=None,
-                         help="flux correction (default: the model's, usually 'total')")
-    enhance.add_argument('--hdu', default=None, help='extension holding the image')
+                         help="add the model's 8-fold symmetry spread to the UNCERT extension "
+                              "(in quadrature with the input's propagated uncertainty, which "
+                              'is always written when the input has one)')
+    enhance.add_argument('--flux', choices=('local', 'total', 'block', 'none'), default=None,
+                         help="flux correction (default: the model's, 'local' for the shipped "
+                              "ones: every source keeps its flux)")
+    enhance.add_argument('--hdu', default=None,
+                         help='extension holding the image: an index, a name or NAME,VER '
+                              '(needed only when the file holds several images; HST '
+                              'SCI/WHT/CTX and SCI/ERR/DQ and HSC/LSST IMAGE/MASK/VARIANCE '
+                              'files are recognised)')
+    enhance.add_argument('--bad-bits', default=None, metavar='PLANES',
+                         help='mask planes that make a pixel bad, comma-separated names '
+                              '(HSC/LSST MP_* planes or HST DQ flags) or an integer; default '
+                              'BAD,SAT,CR,NO_DATA,SUSPECT,UNMASKEDNAN and the HST flags of '
+                              'wrong values (never DETECTED)')
+    enhance.add_argument('--max-pixels', type=int, default=None, metavar='N',
+                         help='refuse images whose header declares more pixels (default '
+                              '200000000; 0 for no limit)')
     enhance.add_argument('--device', default='auto')
     enhance.add_argument('--overwrite', action='store_true', help='replace OUTPUT if it exists')
     enhance.add_argument('-q', '--quiet', action='store_true')

@@ -1,12 +1,14 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
 """DeepLense ``.npy`` folder layouts for classification and super-resolution."""
 
+import pickle
 import re
 from pathlib import Path
 
 import numpy as np
 
-from astrolens.utils import atomic_path
+from astrolens.utils import atomic_path, check_declared_size
+from astrolens.utils._limits import DEFAULT_MAX_PIXELS
 
 __all__ = ['CLASSES', 'DEEPLENSE_FOLDERS', 'canonical_class', 'load_deeplense_classification',
            'load_deeplense_sr', 'read_deeplense_npy', 'save_npy', 'write_deeplense_classification',
@@ -53,33 +55,115 @@ def save_npy(path, array, *, overwrite=False):
     return Path(path)
 
 
-def read_deeplense_npy(path, *, allow_pickle=True):
+class _NumbersOnlyUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays and numbers, nothing else: no function can be called."""
+
+    _ALLOWED = {('numpy', 'ndarray'), ('numpy', 'dtype'),
+                ('numpy.core.multiarray', '_reconstruct'), ('numpy.core.multiarray', 'scalar'),
+                ('numpy._core.multiarray', '_reconstruct'),
+                ('numpy._core.multiarray', 'scalar')}
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        msg = f'refused to load {module}.{name}'
+        raise pickle.UnpicklingError(msg)
+
+    def persistent_load(self, pid):
+        msg = 'refused a persistent reference'
+        raise pickle.UnpicklingError(msg)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and \
+        not isinstance(value, (bool, np.bool_))
+
+
+def _refuse(path, reason):
+    msg = (f'{path} holds Python objects that are not a DeepLense [image, axion_mass] pair of '
+           f'numbers ({reason}); it was not loaded. astrolens never unpickles data by '
+           'default: if you made this file yourself and trust it, pass allow_pickle=True')
+    return ValueError(msg)
+
+
+def _read_restricted(handle, path):
+    try:
+        raw = _NumbersOnlyUnpickler(handle, encoding='latin1').load()
+    except Exception as exc:  # any failure of an untrusted stream is a refusal
+        raise _refuse(path, exc) from None
+    if not isinstance(raw, np.ndarray) or raw.dtype != object or raw.size != 2:
+        raise _refuse(path, 'not a 2-element object array')
+    image, mass = raw.ravel()
+    if not isinstance(image, np.ndarray) or image.dtype.kind not in 'biuf':
+        raise _refuse(path, 'the first element is not a numeric array')
+    if not _is_number(mass):
+        raise _refuse(path, 'the second element is not a number')
+    return image, float(mass)
+
+
+def read_deeplense_npy(path, *, allow_pickle=False, max_pixels=DEFAULT_MAX_PIXELS):
     """Read one DeepLense ``.npy`` file as ``(image (H, W) float32, axion_mass or nan)``.
 
     DeepLense vortex ("axion") files are object arrays ``[image, mass]``,
-    which NumPy can only read by unpickling: pass ``allow_pickle=False`` for
-    files you do not trust (such files are then refused).
+    which NumPy can only read by unpickling -- and unpickling runs whatever
+    code the file names. They are read instead by a restricted loader that
+    admits only numpy arrays of numbers and plain numbers: anything else
+    (functions, classes, other objects) is refused with a `ValueError`
+    before it can run.
+
+    Parameters
+    ----------
+    path : str or `~pathlib.Path`
+    allow_pickle : bool, optional
+        Use NumPy's unrestricted unpickling instead: only for files you made
+        yourself.
+    max_pixels : int or None, optional
+        Refuse numeric arrays whose header declares more elements (checked
+        before reading).
+
+    Returns
+    -------
+    image : `~numpy.ndarray`
+    mass : float
     """
     path = Path(path)
     try:
-        raw = np.load(path, allow_pickle=allow_pickle)
-    except ValueError as exc:
-        msg = f'{path} holds Python objects; pass allow_pickle=True if you trust it ({exc})'
-        raise ValueError(msg) from None
+        with open(path, 'rb') as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+            if dtype.hasobject and not allow_pickle:
+                image, mass = _read_restricted(handle, path)
+                raw = None
+            else:
+                if not dtype.hasobject:
+                    check_declared_size(shape, itemsize=dtype.itemsize, max_pixels=max_pixels,
+                                        source=str(path))
+                handle.seek(0)
+                raw = np.load(handle, allow_pickle=allow_pickle)
     except (OSError, EOFError) as exc:
         msg = f'{path} is not a readable .npy file ({exc})'
         raise ValueError(msg) from None
-    mass = np.nan
-    if raw.dtype == object:
-        if raw.shape[0] != 2:
-            msg = f'{path} holds an object array that is not [image, axion_mass]'
-            raise ValueError(msg)
-        image, mass = np.asarray(raw[0], dtype=np.float32), float(raw[1])
-    else:
-        image = np.asarray(raw, dtype=np.float32)
-    image = np.squeeze(image)
+    except ValueError as exc:
+        if str(path) in str(exc):
+            raise
+        msg = f'{path} is not a readable .npy file ({exc})'
+        raise ValueError(msg) from None
+    if raw is not None:
+        mass = np.nan
+        if raw.dtype == object:
+            if raw.shape[0] != 2:
+                msg = f'{path} holds an object array that is not [image, axion_mass]'
+                raise ValueError(msg)
+            image, mass = raw[0], float(raw[1])
+        else:
+            image = raw
+    shape = np.shape(image)
+    image = np.squeeze(np.asarray(image, dtype=np.float32))
     if image.ndim != 2:
-        msg = f'{path} holds an array of shape {np.shape(raw)}, not a single image'
+        msg = f'{path} holds an array of shape {shape}, not a single image'
         raise ValueError(msg)
     return image, mass
 
@@ -96,7 +180,7 @@ def _class_dirs(root):
     return found
 
 
-def load_deeplense_classification(root, *, split=None, return_masses=False, allow_pickle=True):
+def load_deeplense_classification(root, *, split=None, return_masses=False, allow_pickle=False):
     """Read a DeepLense classification folder.
 
     Parameters

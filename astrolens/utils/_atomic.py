@@ -4,6 +4,7 @@
 import contextlib
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 __all__ = ['atomic_path', 'check_writable']
@@ -28,6 +29,17 @@ def check_writable(path, *, overwrite=False):
     return path
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask():
+    # os.umask can only be read by setting it; the lock keeps threads from seeing 0o077
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path, *, overwrite=False):
     """Yield a temporary path that is renamed to ``path`` on success.
@@ -43,6 +55,9 @@ def atomic_path(path, *, overwrite=False):
     overwrite : bool, optional
         Replace an existing file. Default: refuse with `FileExistsError`.
 
+    The file gets the permissions of any newly created file (``0o666`` less
+    the umask), not the private ``0o600`` of the temporary file.
+
     Yields
     ------
     tmp : `~pathlib.Path`
@@ -57,6 +72,8 @@ def atomic_path(path, *, overwrite=False):
     tmp = Path(tmp)
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -56,3 +56,17 @@ def test_classify_many_on_a_scheduler_address(client, tmp_path, capsys):
                  client.scheduler.address, '--out', str(out)]) == 0
     assert 'classified 2 files: 2 done' in capsys.readouterr().out
     assert len(Table.read(out, format='ascii.ecsv')) == 2
+
+
+def test_enhance_many_passes_max_pixels_and_hdu_to_every_file(client, tmp_path, capsys):
+    paths = write_cutouts(tmp_path / 'in', 2)
+    base = ['enhance', '--many', str(tmp_path / 'in' / '*.fits'), '--scheduler',
+            client.scheduler.address, '-q']
+    # a limit below the cutouts' size refuses every file, each with the limit named
+    assert main([*base, '-o', str(tmp_path / 'small'), '--max-pixels', '10']) == 1
+    err = capsys.readouterr().err
+    assert err.count('failed') >= len(paths) and 'pixels' in err
+    # the same files with the default limit and the primary HDU chosen by index
+    assert main([*base, '-o', str(tmp_path / 'ok'), '--hdu', '0']) == 0
+    manifest = Table.read(tmp_path / 'ok' / 'manifest.ecsv', format='ascii.ecsv')
+    assert list(manifest['status']) == ['done'] * len(paths)

@@ -67,7 +67,7 @@ def test_rerun_skips_finished_files_and_overwrite_redoes_them(client, cutouts, t
 def test_bad_inputs_fail_alone_with_their_message(client, cutouts, tmp_path):
     folder = tmp_path / 'in'
     (folder / 'corrupt.fits').write_bytes(b'SIMPLE  = this is not a FITS file')
-    fits.PrimaryHDU(np.ones((2, 8, 8), dtype=np.float32)).writeto(folder / 'cube.fits')
+    fits.PrimaryHDU(np.ones((2, 2, 8, 8), dtype=np.float32)).writeto(folder / 'cube.fits')
     fits.PrimaryHDU(np.full((8, 8), np.nan)).writeto(folder / 'empty.fits')
     missing = folder / 'missing.fits'
     out = tmp_path / 'out'
@@ -77,7 +77,7 @@ def test_bad_inputs_fail_alone_with_their_message(client, cutouts, tmp_path):
     error = dict(zip(table['input'], table['error'], strict=True))
     assert [status[str(p)] for p in cutouts] == ['done'] * 6
     assert 'not a readable FITS file' in error[str(folder / 'corrupt.fits')]
-    assert '(2, 8, 8)' in error[str(folder / 'cube.fits')]
+    assert '(2, 2, 8, 8)' in error[str(folder / 'cube.fits')]
     assert 'no finite pixel' in error[str(folder / 'empty.fits')]
     assert 'no such file' in error[str(missing)]
     assert table.meta['n_failed'] == 4 and table.meta['n_done'] == 6

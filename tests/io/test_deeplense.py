@@ -59,10 +59,20 @@ def test_empty_folder_and_unknown_class_are_explained(tmp_path):
         load_deeplense_classification(tmp_path / 'nope')
 
 
-def test_pickled_axion_files_can_be_refused(tmp_path, images):
+def test_axion_files_are_read_by_the_restricted_loader_without_unpickling(tmp_path, images,
+                                                                            monkeypatch):
     write_deeplense_classification(tmp_path, images[:1], [2], masses=[1e-23])
-    with pytest.raises(ValueError, match='allow_pickle=True'):
-        load_deeplense_classification(tmp_path, allow_pickle=False)
+
+    def no_unpickling(*args, **kwargs):
+        if kwargs.get('allow_pickle'):
+            raise AssertionError('np.load(allow_pickle=True) was called')
+        return real_load(*args, **kwargs)
+
+    real_load = np.load
+    monkeypatch.setattr(np, 'load', no_unpickling)
+    got, _, _, masses = load_deeplense_classification(tmp_path, return_masses=True)
+    np.testing.assert_array_equal(got[0], images[0])
+    assert masses[0] == 1e-23
 
 
 def test_canonical_class_aliases():

@@ -114,7 +114,8 @@ def test_wcs_with_wrong_axis_count_is_refused(image):
 
 
 @pytest.mark.parametrize(('dtype', 'expected'), [('>f8', np.float64), ('>f4', np.float32),
-                                                 ('<f4', np.float32), ('>i2', np.float64)])
+                                                 ('<f4', np.float32), ('>i2', np.float32),
+                                                 ('<u1', np.float32)])
 def test_big_endian_array_becomes_native(image, dtype, expected):
     nd = to_nddata((image * 100).astype(dtype))
     assert nd.data.dtype == np.dtype(expected) and nd.data.dtype.isnative

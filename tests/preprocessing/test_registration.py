@@ -97,7 +97,8 @@ def test_registered_hr_is_on_the_scaled_lr_grid(pair_and_truth):
     assert pair.hr.data.shape == (3 * lr.data.shape[0], 3 * lr.data.shape[1])
     expected = scale_wcs(lr.wcs, 3)
     assert np.allclose(pair.hr.wcs.wcs.crpix, expected.wcs.crpix)
-    assert np.allclose(pair.hr.wcs.wcs.cd, expected.wcs.cd)
+    assert np.allclose(pair.hr.wcs.wcs.get_pc() * pair.hr.wcs.wcs.get_cdelt()[:, None],
+                       expected.wcs.get_pc() * expected.wcs.get_cdelt()[:, None])
     assert np.allclose(pair.hr.wcs.wcs.crval, expected.wcs.crval)
     assert pair.lr.data is not None and np.array_equal(pair.lr.data, lr.data)
     assert pair.footprint.shape == pair.hr.data.shape
@@ -290,3 +291,59 @@ def test_simulated_hsc_hst_pairs_are_registered():
         assert np.hypot(*np.add(pair.sky_offset, recorded)) < 0.0084
         assert abs(pair.flux_ratio - 1) < 0.005
         assert pair.consistency() < 1.5
+
+
+@pytest.mark.parametrize('kind', ['std', 'ivar'])
+def test_hr_uncertainty_is_resampled_with_the_pixel_area_change(kind, tmp_path):
+    from astropy.nddata import InverseVariance, StdDevUncertainty
+
+    lr, hr, _ = make_pair(4)
+    sigma = 0.003
+    unc = (StdDevUncertainty(np.full(hr.data.shape, sigma)) if kind == 'std'
+           else InverseVariance(np.full(hr.data.shape, 1 / sigma ** 2)))
+    hr = NDData(hr.data, wcs=hr.wcs, uncertainty=unc)
+    pair = register_pair(lr, hr, lr_psf=LR_FWHM, hr_psf=HR_FWHM)
+    assert type(pair.hr.uncertainty) is type(unc)
+    assert pair.hr.uncertainty.array.shape == pair.hr.data.shape
+    with np.errstate(divide='ignore'):
+        variance = (pair.hr.uncertainty.array ** 2 if kind == 'std'
+                    else 1 / pair.hr.uncertainty.array)[~pair.hr.mask]
+    # each fine pixel sums (0.056/0.05)**2 = 1.25 HR pixels of independent noise
+    ratio = (LR_SCALE / 3) ** 2 / HR_SCALE ** 2
+    np.testing.assert_allclose(np.median(variance), sigma ** 2 * ratio, rtol=0.01)
+    back = read_fits(write_fits(pair.hr, tmp_path / 'hr.fits'))
+    assert type(back.uncertainty) is type(unc)
+
+
+def test_hr_without_uncertainty_gives_none(pair_and_truth):
+    assert pair_and_truth[0].hr.uncertainty is None
+
+
+def test_cli_names_each_output_after_its_own_input(tmp_path):
+    lr_dir, hr_dir, _ = _write_pairs(tmp_path, n=1)
+    hst = tmp_path / 'hst_f814w.fits'
+    (hr_dir / 'p0.fits').rename(hst)
+    out = tmp_path / 'out'
+    status = main(['register', str(lr_dir / 'p0.fits'), str(hst), '-o', str(out),
+                   '--lr-psf-fwhm', '0.6', '--hr-psf-fwhm', '0.1'])
+    assert status == 0
+    assert (out / 'LR' / 'p0.fits').exists() and (out / 'HR' / 'hst_f814w.fits').exists()
+
+
+def test_register_never_writes_over_its_inputs_even_with_overwrite(tmp_path, capsys):
+    lr_dir, hr_dir, _ = _write_pairs(tmp_path, n=1)
+    # the DeepLense layout D/LR, D/HR registered into D itself
+    lr_dir, hr_dir = lr_dir.rename(tmp_path / 'LR'), hr_dir.rename(tmp_path / 'HR')
+    before = (lr_dir / 'p0.fits').read_bytes()
+    status = main(['register', '--lr-dir', str(lr_dir), '--hr-dir', str(hr_dir),
+                   '-o', str(lr_dir.parent), '--overwrite', '--lr-psf-fwhm', '0.6',
+                   '--hr-psf-fwhm', '0.1', '--no-progress'])
+    err = capsys.readouterr().err
+    assert status == 1 and 'never writes over its own inputs' in err and '--overwrite' in err
+    assert err.count('\n') == 1
+    assert (lr_dir / 'p0.fits').read_bytes() == before
+    status = main(['register', str(lr_dir / 'p0.fits'), str(hr_dir / 'p0.fits'),
+                   '-o', str(lr_dir.parent), '--overwrite', '--lr-psf-fwhm', '0.6',
+                   '--hr-psf-fwhm', '0.1'])
+    assert status == 1 and 'one of the inputs' in capsys.readouterr().err
+    assert (lr_dir / 'p0.fits').read_bytes() == before

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from astrolens.io import write_fits
 from astrolens.preprocessing._registration._high_level import register_pair
-from astrolens.utils import atomic_path, check_writable
+from astrolens.utils import atomic_path, check_not_inputs, check_writable
 
 __all__ = ['register_directory']
 
@@ -71,6 +71,8 @@ def register_directory(lr_dir, hr_dir, out_dir, *, pattern='*.fits', factor=None
         pairs; by default each file's ``PSF`` extension).
     overwrite : bool, optional
         Replace existing outputs. Default: a pair whose outputs exist fails.
+        Inputs are never replaced: an ``out_dir`` whose ``LR``/``HR``
+        folders hold the inputs is refused with a `ValueError`.
     progress : bool, optional
         Show a tqdm progress bar.
 
@@ -91,6 +93,10 @@ def register_directory(lr_dir, hr_dir, out_dir, *, pattern='*.fits', factor=None
     if not names:
         msg = f'no file matches {pattern!r} in {lr_dir} or {hr_dir}'
         raise FileNotFoundError(msg)
+    # inputs are never written over, even with overwrite=True (out_dir = lr_dir/.. would)
+    check_not_inputs([out_dir / sub / name for name in names for sub in ('LR', 'HR')]
+                     + [report_path], [*lr_files.values(), *hr_files.values()],
+                     option='overwrite=True')
     rows = []
     for name in tqdm(names, desc='register', unit='pair', disable=not progress):
         lr_path, hr_path = lr_files.get(name), hr_files.get(name)

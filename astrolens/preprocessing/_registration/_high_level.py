@@ -9,7 +9,13 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.nddata import NDData, NoOverlapError
 
-from astrolens.io import to_nddata
+from astrolens.io import (
+                          as_variance,
+                          like_uncertainty,
+                          resampled_meta,
+                          resampled_variance_factor,
+                          to_nddata,
+)
 from astrolens.preprocessing._psf import _normalise_psf
 from astrolens.preprocessing._registration import _core
 from astrolens.utils import AstrolensUserWarning
@@ -37,7 +43,13 @@ class RegisteredPair:
         The HR image resampled once from the original onto ``factor`` x the LR
         grid: ``hr.wcs`` is ``scale_wcs(lr.wcs, factor)`` and ``hr.shape`` is
         ``factor * lr.shape``. Pixels without HR coverage are NaN and masked.
-        ``hr.psf`` is the effective HR PSF on the new grid.
+        ``hr.psf`` is the effective HR PSF on the new grid. ``hr.uncertainty``
+        (same class as the input's) is the HR uncertainty resampled with the
+        same method, its variance scaled by
+        `astrolens.io.resampled_variance_factor` for the change of pixel
+        area (exact when pixels grow, fully correlated pieces when they
+        shrink; correlations between neighbours are not tracked); None when
+        the HR has none.
     factor : int
         Grid ratio.
     shift : tuple of float
@@ -203,6 +215,22 @@ def _sky_offset(lr_wcs, shape, shift):
     return float(dra.to_value(u.arcsec)), float(ddec.to_value(u.arcsec))
 
 
+def _resampled_uncertainty(hr, hr_valid, hr_wcs, target, shape, *, method, surface_brightness,
+                           area_ratio, valid):
+    """The HR uncertainty on the fine grid (see `astrolens.io.resampled_variance_factor`)."""
+    variance = as_variance(hr.uncertainty)
+    if variance is None:
+        return None
+    variance = np.where(hr_valid & np.isfinite(variance), variance, np.nan)
+    resampled, _, ok = _core.reproject_flux(variance, hr_wcs, target, shape, method=method,
+                                            surface_brightness=True)
+    resampled = np.where(ok & valid, resampled, np.nan)
+    resampled = np.clip(resampled, 0.0, None) * resampled_variance_factor(
+        area_ratio, surface_brightness=surface_brightness)
+    dtype = np.float32 if np.asarray(hr.data).dtype == np.float32 else np.float64
+    return like_uncertainty(resampled, hr.uncertainty, dtype=dtype)
+
+
 def register_pair(lr, hr, *, factor=None, lr_psf=None, hr_psf=None, method='adaptive',
                   upsample_factor=100, max_shift=None, assume_aligned=False):
     """Put ``hr`` on an exact ``factor`` x grid of ``lr``, conserving flux.
@@ -357,8 +385,13 @@ def register_pair(lr, hr, *, factor=None, lr_psf=None, hr_psf=None, method='adap
     after = float(np.sum(out[valid])) * area_out
     flux_ratio = after / before if before != 0 else np.nan
 
+    uncertainty = _resampled_uncertainty(hr, hr_valid_in, hr_wcs, target, fine_shape,
+                                         method=method, surface_brightness=surface_brightness,
+                                         area_ratio=(lr_scale / factor) ** 2
+                                         / pixel_scale(hr_wcs) ** 2, valid=valid)
+
     shift = (float(total[0]), float(total[1]))
-    meta = dict(hr.meta or {})
+    meta = resampled_meta(hr.meta, pixel_scale(hr_wcs) * factor / lr_scale, keep_psf=True)
     meta.update({'registration_factor': factor, 'registration_method': method,
                  'registration_shift_y': shift[0], 'registration_shift_x': shift[1],
                  'registration_shift_error_y': float(error[0]),
@@ -366,7 +399,8 @@ def register_pair(lr, hr, *, factor=None, lr_psf=None, hr_psf=None, method='adap
                  'registration_flux_ratio': float(flux_ratio),
                  'pixel_scale': lr_scale / factor})
     out_wcs = None if (assume_aligned and lr.wcs is None) else scale_wcs(lr.wcs, factor)
-    registered = NDData(out, wcs=out_wcs, unit=hr.unit, mask=~valid, meta=meta, psf=hr_fine)
+    registered = NDData(out, wcs=out_wcs, unit=hr.unit, mask=~valid, meta=meta, psf=hr_fine,
+                        uncertainty=uncertainty)
     sky = _sky_offset(lr_wcs, lr.data.shape, total) if out_wcs is not None else (np.nan,) * 2
     return RegisteredPair(lr=lr, hr=registered, factor=factor, shift=shift,
                           shift_error=(float(error[0]), float(error[1])),
