@@ -13,8 +13,9 @@ def _run_classification(args):
     from astrolens.simulation._datasets import simulate_classification_set
 
     root = simulate_classification_set(args.n_per_class, model=args.model, seed=args.seed,
-                                       out=args.out, format=args.format, workers=args.workers,
-                                       progress=True)
+                                       out=args.out, format=args.format,
+                                       workers=1 if args.scheduler else args.workers,
+                                       scheduler=args.scheduler, progress=not args.quiet)
     print(f'{3 * args.n_per_class} images ({args.model}) in {root}')
     return 0
 
@@ -32,8 +33,9 @@ def add_commands(subparsers):
     """Register ``simulate classification`` and ``simulate sr``."""
     simulate = subparsers.add_parser(
         'simulate', help='simulate DeepLense-style lens images and SR pairs',
-        description='Simulate lens images with lenstronomy. Files are written atomically; '
-                    'rerunning into the same folder keeps the files already there.')
+        description='Simulate lens images (DeepLenseSim Models I-III). Files are written '
+                    'atomically; rerunning into the same folder (after a kill, say) keeps the '
+                    'files already there and makes only the missing ones.')
     sub = simulate.add_subparsers(dest='what', metavar='WHAT', required=True)
 
     cls = sub.add_parser('classification', help='no / cdm / vortex classification set')
@@ -42,8 +44,14 @@ def add_commands(subparsers):
     cls.add_argument('--out', required=True, metavar='DIR')
     cls.add_argument('--format', default='deeplense', choices=('deeplense', 'fits'))
     cls.add_argument('--seed', type=int, default=0)
-    cls.add_argument('--workers', type=int, default=1, metavar='W',
-                     help='worker processes (0: all CPUs)')
+    where = cls.add_mutually_exclusive_group()
+    where.add_argument('--workers', type=int, default=1, metavar='N',
+                       help='1 (default): render here; more: a local dask cluster of N '
+                            'single-threaded processes (0: one per CPU)')
+    where.add_argument('--scheduler', default=None, metavar='ADDR',
+                       help="address of a running dask scheduler, e.g. 'tcp://host:8786' "
+                            '(its workers must see --out)')
+    cls.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     cls.set_defaults(func=_run_classification)
 
     sr = sub.add_parser('sr', help='low/high-resolution pairs')

@@ -1,3 +1,10 @@
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
@@ -6,14 +13,67 @@ from astrolens.io import load_deeplense_classification, load_deeplense_sr, read_
 from astrolens.simulation import simulate_classification_set, simulate_sr_pairs
 
 
-def test_classification_set_is_the_same_whatever_the_workers():
+def test_classification_set_is_the_same_whatever_the_workers(sim_client):
     one = simulate_classification_set(3, seed=4, workers=1, return_masses=True)
-    two = simulate_classification_set(3, seed=4, workers=2, return_masses=True)
     images, labels, classes, masses = one
     assert images.shape == (9, 150, 150) and classes == ('no', 'cdm', 'vortex')
     assert list(labels) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert np.all(np.isnan(masses[:6])) and np.all((masses[6:] > 1e-24) & (masses[6:] < 1e-22))
-    assert np.array_equal(images, two[0]) and np.array_equal(masses, two[3], equal_nan=True)
+    # two dask workers, reached as a client or by the scheduler's address
+    for where in ({'client': sim_client}, {'scheduler': sim_client.scheduler.address}):
+        two = simulate_classification_set(3, seed=4, return_masses=True, **where)
+        assert np.array_equal(images, two[0]) and np.array_equal(masses, two[3], equal_nan=True)
+        assert np.array_equal(labels, two[1])
+
+
+def test_classification_files_are_the_same_whatever_the_workers(tmp_path, sim_client):
+    simulate_classification_set(9, model='model_iii', seed=6, out=tmp_path / 'here')
+    simulate_classification_set(9, model='model_iii', seed=6, out=tmp_path / 'dask',
+                                client=sim_client)
+    assert _file_bytes(tmp_path / 'here') == _file_bytes(tmp_path / 'dask')
+
+
+def _n_complete(root):
+    return sum(1 for p in root.rglob('*.npy') if not p.name.startswith('.'))
+
+
+def _file_bytes(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob('*'))
+            if p.is_file()}
+
+
+@pytest.mark.skipif(not hasattr(os, 'killpg'), reason='needs POSIX process groups (os.killpg)')
+def test_killed_cli_run_resumes_to_exactly_the_files_of_an_uninterrupted_run(tmp_path,
+                                                                           sim_client):
+    n = 60
+    reference = simulate_classification_set(n, model='model_iii', seed=3, out=tmp_path / 'ref')
+    out = tmp_path / 'killed'
+    command = [sys.executable, '-m', 'astrolens.cli', 'simulate', 'classification',
+               '--model', 'model_iii', '--n-per-class', str(n), '--seed', '3',
+               '--out', str(out), '--workers', '2', '--quiet']
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    # its own process group: the kill takes the dask scheduler and workers with it
+    process = subprocess.Popen(command, start_new_session=True, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if _n_complete(out) >= 10:
+                break
+            time.sleep(0.005)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # a group that already ended
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    written = _n_complete(out)
+    assert 10 <= written < 3 * n, f'the run was not killed mid-way ({written} files)'
+    # what a kill during a write leaves (atomic_path's temporary), made certain here
+    missing = next(i for i in range(n) if not (out / 'vort' / f'{i}.npy').exists())
+    (out / 'vort' / f'.{missing}.npy.k1ll3d00.tmp.npy').write_bytes(b'\x93NUMPY partial')
+    # the same command again (on the running test cluster, to spare starting another)
+    rerun = command[3:-3] + ['--scheduler', sim_client.scheduler.address, '--quiet']
+    assert main(rerun) == 0
+    assert _file_bytes(out) == _file_bytes(reference)
 
 
 def test_classification_set_bad_arguments():
@@ -23,13 +83,24 @@ def test_classification_set_bad_arguments():
         simulate_classification_set(1, model='model_x')
     with pytest.raises(ValueError, match='format'):
         simulate_classification_set(1, out='x', format='hdf5')
+    with pytest.raises(ValueError, match='not both'):
+        simulate_classification_set(1, workers=2, scheduler='tcp://127.0.0.1:1')
+    with pytest.raises(ValueError, match='workers must be a non-negative integer'):
+        simulate_classification_set(1, workers=-1)
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    simulate_classification_set(1, model='model_iii', seed=1, out=tmp_path)
+    with pytest.raises(ValueError, match='write to a new folder'):
+        simulate_classification_set(1, model='model_iii', seed=2, out=tmp_path)
 
 
 def test_cli_writes_deeplense_layout_and_resumes(tmp_path, capsys):
     out = tmp_path / 'set'
     assert main(['simulate', 'classification', '--n-per-class', '2', '--out', str(out),
                  '--seed', '1']) == 0
-    assert sorted(p.name for p in out.iterdir()) == ['no', 'sphere', 'vort']
+    assert sorted(p.name for p in out.iterdir()) == ['.astrolens-simulation.json', 'no',
+                                                     'sphere', 'vort']
     images, labels, classes, masses = load_deeplense_classification(out, return_masses=True)
     assert images.shape == (6, 150, 150) and np.isfinite(masses[labels == 2]).all()
     expected = simulate_classification_set(2, seed=1)[0]
