@@ -1,146 +1,301 @@
-"""Super-resolution benchmark: a shipped SuperResolver vs bicubic on fresh simulated pairs.
+"""Super-resolution benchmark on held-out real and simulated data, always beside bicubic.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_superres.py [--model deeplense-x2]
-        [--n-test 300] [--test-seed 12345] [--baseline-minutes 0] [--threads 1]
-        [--cache DIR] [--gan-minutes 0]
+    python benchmarks/bench_superres.py [--sets hst,hdf,lenses,hsc-hst,ground,speed]
+        [--models survey-x2,deeplense-x2,hsc-hst-x3] [--flux-modes] [--n-lenses 50]
+        [--n-hdf 12] [--threads 2] [--json FILE] [--gan-minutes 0]
 
-Test sets (never trained on): ``deeplense-x2`` fresh simulated pairs;
-``survey-x2`` crops of the right half of scikit-image's Hubble Deep Field and
-fresh lens pairs; ``hsc-hst-x3`` fresh simulated hsc-hst pairs registered
-with ``register_pair`` (slow: a few seconds per pair; ``--cache`` keeps them).
+Sets (nothing here is trained on; see ``astrolens/datasets/_evaluation.py``):
 
-Prints PSNR / SSIM / MSE / flux errors (metrics of `astrolens.metrics`: images
-rescaled by the HR range) for the model and for bicubic upsampling on the
-same pairs, and the CPU time per image. With ``--baseline-minutes M`` it also
-trains the SRGAN generator (``arch='srresnet'``) with an L2 loss for M
-minutes on the same training data as the shipped model (read from its JSON
-configuration) and reports it alongside; ``--equal-budget`` trains the
-shipped architecture from scratch for the same M minutes too.
+``hst``
+    the held-out real HST images (``HST_EVAL``) degraded x2 by two fixed
+    recipes: unseen sources, degradations inside the training ranges;
+``hdf``
+    crops of the right half of the Hubble Deep Field degraded x2 by a recipe
+    no model saw (elliptical PSF, noise correlated over 2 pixels): zero-shot;
+``lenses``
+    fresh drawn-scene lenses degraded x2 by random ``deeplense-x2`` recipes
+    (new scenes, degradations inside the training ranges);
+``hsc-hst``
+    the real HSC i-band image of COSMOS against its real HST F814W image,
+    registered x3 (nothing simulated);
+``ground``
+    real SDSS r images enhanced x2 against real KiDS r images of the same
+    galaxies, registered by content (nothing simulated);
+``speed``
+    megapixels per second of ``enhance`` and of bicubic upsampling on
+    ``--threads`` CPU threads, the network's FLOPs per output pixel and the
+    machine's measured matrix-multiply rate.
 
-With ``--gan-minutes G`` it continues training the shipped model for G
-minutes with ``loss='gan'`` (pixel + classifier-feature + adversarial loss)
-on the same training data and prints what that costs in PSNR/SSIM and flux
-next to what it buys in sharpness: the power of the image above the
-low-resolution Nyquist frequency, as a ratio to the true high-resolution
-image's (1 is right; a blurry answer is below 1).
+Metrics (`astrolens.metrics`): PSNR and SSIM on images rescaled by the range of
+the truth image; aperture fluxes (photutils, radius 3 LR pixels) on the
+sources found in the truth; total flux against the truth.
+With ``--flux-modes`` the x2 sets are also run with every flux correction, and with the
+local one at smoothings 1 and 3 input pixels beside the default 2.
+With ``--gan-minutes G`` the first x2 model is trained further for G minutes
+with the adversarial + classifier-feature loss and evaluated on ``lenses``.
 """
 
 import argparse
+import json
 import time
+import warnings
 
 import numpy as np
 import torch
 
-from astrolens.datasets import sr_test_sets as _test_sets
-from astrolens.datasets import sr_training_pairs as _training_pairs
-from astrolens.models._superres import SuperResolver, bicubic_upscale
+from astrolens.datasets._evaluation import (
+    aperture_flux_errors,
+    drawn_lens_pairs,
+    ground_pairs,
+    hdf_right_pairs,
+    hsc_hst_real_pair,
+    hst_eval_pairs,
+)
+from astrolens.metrics import psnr, ssim
+from astrolens.models._sr_flux import backproject_flux
+from astrolens.models._sr_inference import bicubic_upscale, fill_bad
+from astrolens.models._superres import SuperResolver
+
+SET_SCALE = {'hst': 2, 'hdf': 2, 'lenses': 2, 'ground': 2, 'hsc-hst': 3}
 
 
-def _row(name, m, seconds=None):
-    extra = f'  {1000 * seconds:7.1f} ms/img' if seconds is not None else ''
-    print(f'{name:<22} PSNR {m["psnr"]:6.2f} dB  SSIM {m["ssim"]:.5f}  MSE {m["mse"]:.3e}  '
-          f'flux err vs HR {m["flux_error"]:.2e}  vs LR {m["flux_conservation"]:.2e}{extra}')
+def _filled(lr):
+    bad = ~np.isfinite(lr)
+    return fill_bad(np.where(bad, 0.0, lr), bad)
 
 
-def high_frequency_power_ratio(images, truths, scale):
-    """Mean ratio of the share of power above the input's Nyquist frequency, image over truth.
+def _enhance(model, lr, flux='default'):
+    smooth = None
+    if isinstance(flux, str) and flux.startswith('local-s'):
+        # the local correction with another smoothing, on the network's raw output
+        flux, smooth = None, float(flux[len('local-s'):])
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        out = model.enhance(np.asarray(lr, dtype=np.float64), progress=False, flux=flux)
+    out = np.asarray(out.data, dtype=np.float64)
+    if smooth is not None:
+        good = np.isfinite(lr)
+        out = backproject_flux(out, np.where(good, lr, 0.0), good, scale=int(model.scale),
+                               smooth=smooth)
+    return out
 
-    Frequencies are in cycles per output pixel; the input grid resolves up
-    to ``0.5 / scale``, so the band beyond it is what super-resolution has
-    to supply. Shares of the total (mean-removed) power make the figure
-    independent of the images' intensity units.
+
+def diffuse_flux_ratio(pred, truth):
+    """Flux of ``pred`` over the truth's in the truth's faint diffuse light.
+
+    The diffuse light is where the truth, smoothed by a Gaussian of 3 pixels, lies between
+    its 60th and 90th percentiles: above the sky, below the cores. 1 keeps it; a network
+    that flattens faint light towards the sky gives less.
     """
-    ratios = []
-    for image, truth in zip(images, truths, strict=True):
-        fy = np.fft.fftfreq(truth.shape[0])[:, None]
-        fx = np.fft.fftfreq(truth.shape[1])[None, :]
-        band = np.hypot(fy, fx) > 0.5 / scale
-        shares = []
-        for a in (image, truth):
-            power = np.abs(np.fft.fft2(a - a.mean())) ** 2
-            shares.append(power[band].sum() / power.sum())
-        ratios.append(shares[0] / shares[1])
-    return float(np.mean(ratios))
+    from scipy import ndimage
+
+    good = np.isfinite(truth)
+    smooth = ndimage.gaussian_filter(np.where(good, truth, np.nanmedian(truth)), 3.0)
+    sky = np.median(smooth[good])
+    lo, hi = np.percentile(smooth[good], [60, 90])
+    region = good & (smooth > lo) & (smooth < hi)
+    return float(np.sum(pred[region] - sky) / np.sum(truth[region] - sky))
 
 
-def _sharpness(label, images, truths, scale):
-    print(f'{label:<22} power share above LR Nyquist, / HR: '
-          f'{high_frequency_power_ratio(images, truths, scale):.3f}')
+def _metrics(pred, truth, scale):
+    good = np.isfinite(truth)
+    out = {'psnr': psnr(pred, truth), 'ssim': ssim(pred, truth),
+           'diffuse_flux_ratio': diffuse_flux_ratio(pred, truth)}
+    total = float(np.sum(truth[good]))
+    out['total_flux_error'] = (float(np.sum(pred[good])) - total) / abs(total) \
+        if total else float('nan')
+    errs = aperture_flux_errors(pred, np.where(good, truth, np.nan), radius=3 * scale)
+    out['aperture_flux_error'] = float(np.median(np.abs(errs))) if errs.size else float('nan')
+    out['n_apertures'] = int(errs.size)
+    return out
+
+
+def _pairs(name, args):
+    if name == 'hst':
+        return hst_eval_pairs()
+    if name == 'hdf':
+        return hdf_right_pairs(args.n_hdf)
+    if name == 'lenses':
+        return drawn_lens_pairs(args.n_lenses)
+    if name == 'ground':
+        return ground_pairs()
+    pair = hsc_hst_real_pair()
+    return [] if pair is None else [pair]
+
+
+def _summary(rows, label):
+    d = np.array([r['psnr'] - r['bicubic_psnr'] for r in rows])
+    ds = np.array([r['ssim'] - r['bicubic_ssim'] for r in rows])
+    ap = np.array([r['aperture_flux_error'] for r in rows], dtype=float)
+    apb = np.array([r['bicubic_aperture_flux_error'] for r in rows], dtype=float)
+    tf = np.array([abs(r['total_flux_error']) for r in rows], dtype=float)
+    dif = np.array([r['diffuse_flux_ratio'] for r in rows], dtype=float)
+    difb = np.array([r['bicubic_diffuse_flux_ratio'] for r in rows], dtype=float)
+    summary = {'model': label, 'n': len(rows), 'mean_dpsnr': float(d.mean()),
+               'min_dpsnr': float(d.min()), 'mean_dssim': float(ds.mean()),
+               'share_psnr_above_bicubic': float(np.mean(d > 0)),
+               'share_ssim_above_bicubic': float(np.mean(ds > 0)),
+               'median_aperture_flux_error': float(np.nanmedian(ap)),
+               'median_aperture_flux_error_bicubic': float(np.nanmedian(apb)),
+               'median_abs_total_flux_error': float(np.nanmedian(tf)),
+               'median_diffuse_flux_ratio': float(np.nanmedian(dif)),
+               'median_diffuse_flux_ratio_bicubic': float(np.nanmedian(difb)),
+               'mean_psnr': float(np.mean([r['psnr'] for r in rows])),
+               'mean_psnr_bicubic': float(np.mean([r['bicubic_psnr'] for r in rows])),
+               'mean_ssim': float(np.mean([r['ssim'] for r in rows])),
+               'mean_ssim_bicubic': float(np.mean([r['bicubic_ssim'] for r in rows]))}
+    print(f'  {label:<26} n={len(rows):3d}  PSNR {summary["mean_psnr"]:6.2f} vs bicubic '
+          f'{summary["mean_psnr_bicubic"]:6.2f} dB: {d.mean():+5.2f} dB mean, {d.min():+5.2f} '
+          f'worst, above on {100 * np.mean(d > 0):3.0f}%;  SSIM {summary["mean_ssim"]:.3f} vs '
+          f'{summary["mean_ssim_bicubic"]:.3f} (above on {100 * np.mean(ds > 0):3.0f}%);  '
+          f'aperture flux |err| {summary["median_aperture_flux_error"]:.2%} (bicubic '
+          f'{summary["median_aperture_flux_error_bicubic"]:.2%}); total |err| '
+          f'{summary["median_abs_total_flux_error"]:.3%}; diffuse light '
+          f'{summary["median_diffuse_flux_ratio"]:.3f} of the truth (bicubic '
+          f'{summary["median_diffuse_flux_ratio_bicubic"]:.3f})')
+    return summary
+
+
+def run_set(name, models, args, *, flux_modes=(None,)):
+    """Evaluate the applicable ``models`` and bicubic on one set; print and return rows."""
+    scale = SET_SCALE[name]
+    t0 = time.perf_counter()
+    pairs = _pairs(name, args)
+    if not pairs:
+        print(f'\n[{name}] skipped: ../shared/real is absent')
+        return {}
+    print(f'\n[{name}] {len(pairs)} pairs ({time.perf_counter() - t0:.0f} s to build)')
+    bic = []
+    for p in pairs:
+        b = bicubic_upscale(_filled(p['lr']), scale)
+        bic.append(_metrics(b, p['hr'], scale))
+    results = {}
+    for model_name, model in models.items():
+        if int(model.scale) != scale:
+            continue
+        for flux in flux_modes:
+            label = model_name if flux is None else f'{model_name} flux={flux}'
+            rows = []
+            for p, b in zip(pairs, bic, strict=True):
+                pred = _enhance(model, p['lr'], 'default' if flux is None else
+                                (None if flux == 'none' else flux))
+                m = _metrics(pred, p['hr'], scale)
+                m.update({f'bicubic_{k}': v for k, v in b.items()})
+                m.update({'name': p['name'], 'recipe': p.get('recipe')})
+                rows.append(m)
+            if args.per_image:
+                for r in rows:
+                    print(f'    {r["name"][-38:]:<38} {str(r["recipe"])[:26]:<26} '
+                          f'{r["psnr"]:6.2f} vs {r["bicubic_psnr"]:6.2f} dB  SSIM '
+                          f'{r["ssim"]:.3f} vs {r["bicubic_ssim"]:.3f}  ap '
+                          f'{r["aperture_flux_error"]:.2%} vs '
+                          f'{r["bicubic_aperture_flux_error"]:.2%}')
+            results[label] = {'summary': _summary(rows, label), 'rows': rows}
+    return results
+
+
+def _flops_per_output_pixel(model, scale):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = model.model_.cpu().eval()
+    chans = net.in_chans + int(getattr(net, 'noise_channel', False))
+    x = torch.zeros(1, chans, 64, 64)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        net(x)
+    return counter.get_total_flops() / (64 * scale) ** 2
+
+
+def _matmul_rate(threads):
+    torch.set_num_threads(threads)
+    a = torch.randn(1024, 1024)
+    torch.mm(a, a)
+    t0 = time.perf_counter()
+    n = 10
+    for _ in range(n):
+        torch.mm(a, a)
+    return 2 * 1024 ** 3 * n / (time.perf_counter() - t0)
+
+
+def run_speed(models, args, size=512):
+    print(f'\n[speed] {size}x{size} input, {args.threads} CPU thread(s)')
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    image = rng.normal(100.0, 5.0, (size, size))
+    t0 = time.perf_counter()
+    for _ in range(5):
+        bicubic_upscale(image, 2)
+    t_bic = (time.perf_counter() - t0) / 5
+    peak = _matmul_rate(args.threads)
+    out = {'bicubic_mpix_per_s': size * size * 4 / t_bic / 1e6, 'matmul_gflops': peak / 1e9}
+    print(f'  bicubic x2: {out["bicubic_mpix_per_s"]:.1f} output Mpix/s; machine matrix '
+          f'multiply {peak / 1e9:.1f} GFLOP/s')
+    for name, model in models.items():
+        s = int(model.scale)
+        _enhance(model, image[:64, :64])
+        t0 = time.perf_counter()
+        _enhance(model, image)
+        seconds = time.perf_counter() - t0
+        flops = _flops_per_output_pixel(model, s)
+        mpix = size * size * s * s / seconds / 1e6
+        achieved = flops * size * size * s * s / seconds
+        out[name] = {'output_mpix_per_s': mpix, 'input_mpix_per_s': size * size / seconds / 1e6,
+                     'flops_per_output_pixel': flops, 'achieved_gflops': achieved / 1e9,
+                     'share_of_matmul_rate': achieved / peak}
+        print(f'  {name:<14} x{s}: {mpix:.3f} output Mpix/s ({size * size / seconds / 1e6:.3f} '
+              f'input Mpix/s), {flops / 1e3:.1f} kFLOP per output pixel -> '
+              f'{achieved / 1e9:.2f} GFLOP/s = {100 * achieved / peak:.0f}% of the matmul rate')
+    return out
+
+
+def _gan(models, args):
+    """Continue the first x2 model with the adversarial + classifier-feature loss."""
+    from astrolens.datasets import sr_training_pairs
+
+    name, base = next((n, m) for n, m in models.items() if int(m.scale) == 2)
+    lr, hr, _ = sr_training_pairs('deeplense-x2', 300, 0)
+    gan = SuperResolver(2, arch=base.arch, arch_kwargs=base.arch_kwargs, loss='gan', seed=0,
+                        learning_rate=1e-4, device='cpu')
+    gan.fit(lr, hr, epochs=10_000, max_minutes=args.gan_minutes, init=base, progress=False)
+    gan.name_ = f'{name}-gan'
+    return run_set('lenses', {gan.name_: gan}, args)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--model', default='deeplense-x2')
-    parser.add_argument('--n-test', type=int, default=300)
-    parser.add_argument('--test-seed', type=int, default=12345)
-    parser.add_argument('--baseline-minutes', type=float, default=0.0)
-    parser.add_argument('--threads', type=int, default=1)
-    parser.add_argument('--equal-budget', action='store_true',
-                        help='with --baseline-minutes, also train our architecture from '
-                             'scratch for the same time')
-    parser.add_argument('--cache', default=None, help='folder for registered hsc-hst pairs')
-    parser.add_argument('--gan-minutes', type=float, default=0.0,
-                        help="continue training the shipped model with loss='gan' for this "
-                             'long and compare')
+    parser.add_argument('--sets', default='hst,hdf,lenses,hsc-hst,ground,speed')
+    parser.add_argument('--models', '--model', dest='models',
+                        default='survey-x2,deeplense-x2,hsc-hst-x3',
+                        help='shipped names or saved paths, comma-separated')
+    parser.add_argument('--n-lenses', type=int, default=50)
+    parser.add_argument('--n-hdf', type=int, default=12)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--flux-modes', action='store_true')
+    parser.add_argument('--per-image', action='store_true')
+    parser.add_argument('--json', default=None, help='write every figure to this file')
+    parser.add_argument('--gan-minutes', type=float, default=0.0)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-
-    sr = SuperResolver.from_pretrained(args.model, device='cpu')
-    print(f'{args.model}: {sr.arch} x{sr.scale}, trained: '
-          f'{sr.config_.get("command", "?")}')
+    models = {}
+    for name in args.models.split(','):
+        models[name] = SuperResolver.from_pretrained(name, device='cpu')
+        print(f'{name}: {models[name].arch} x{models[name].scale}, flux='
+              f'{models[name].flux!r}, trained by: {models[name].config_.get("command", "?")}')
     results = {}
-    for name, (lr, hr, source) in _test_sets(args.model, args.n_test, args.test_seed,
-                                             args.cache).items():
-        print(f'\ntest set {name}: {len(lr)} pairs, seed {args.test_seed}, {source}')
-        t0 = time.process_time()
-        res = sr.evaluate(lr, hr)
-        per_image = (time.process_time() - t0) / len(lr)
-        _row('bicubic', res['bicubic'])
-        _row(args.model, res['model'], per_image)
-        print(f'gain over bicubic: {res["model"]["psnr"] - res["bicubic"]["psnr"]:+.2f} dB '
-              f'PSNR, {res["model"]["ssim"] - res["bicubic"]["ssim"]:+.4f} SSIM')
-        if args.baseline_minutes > 0:
-            data = sr.config_.get('data', {})
-            tlr, thr, _ = _training_pairs(args.model, int(data.get('n_train_pairs', 1500)),
-                                          int(data.get('seed', 0)), args.cache)
-            runs = [('srresnet-l2 baseline', 'srresnet', 'l2')]
-            if args.equal_budget:
-                runs.append((f'{sr.arch}-{sr.loss} same budget', sr.arch, sr.loss))
-            for label, arch, loss in runs:
-                base = SuperResolver(sr.scale, arch=arch, loss=loss, seed=0)
-                base.fit(tlr, thr, epochs=10_000, max_minutes=args.baseline_minutes,
-                         progress=False)
-                minutes = base.history_[-1]['seconds'] / 60
-                _row(f'{label} ({minutes:.1f} min)', base.evaluate(lr, hr)['model'])
-        if args.gan_minutes > 0:
-            res['gan'] = _gan_comparison(sr, args, lr, hr)
-        results[name] = res
+    for name in args.sets.split(','):
+        if name == 'speed':
+            results['speed'] = run_speed(models, args)
+            continue
+        modes = (None, 'local-s1', 'local-s3', 'total', 'block', 'none') if (
+            args.flux_modes and name != 'hsc-hst') else (None,)
+        results[name] = run_set(name, models, args, flux_modes=modes)
+    if args.gan_minutes > 0:
+        results['gan'] = _gan(models, args)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=1, default=float)
     return results
-
-
-
-def _gan_comparison(sr, args, lr, hr):
-    """Train ``sr``'s network further with the adversarial loss; print both side by side."""
-    data = sr.config_.get('data', {})
-    tlr, thr, _ = _training_pairs(args.model, int(data.get('n_train_pairs', 1500)),
-                                  int(data.get('seed', 0)), args.cache)
-    gan = SuperResolver(sr.scale, arch=sr.arch, arch_kwargs=sr.arch_kwargs, loss='gan',
-                        seed=0, learning_rate=1e-4, device='cpu')
-    gan.fit(tlr, thr, epochs=10_000, max_minutes=args.gan_minutes, init=sr, progress=False)
-    minutes = gan.history_[-1]['seconds'] / 60
-    res = gan.evaluate(lr, hr)
-    print(f'\nadversarial training from {args.model} ({minutes:.1f} min, '
-          f'{len(gan.history_)} epochs, options {gan._gan_options()}):')
-    _row(f'{args.model}-gan', res['model'])
-    n = min(len(lr), 100)
-    truths = np.asarray(hr[:n], dtype=np.float64)
-    _sharpness('bicubic', [bicubic_upscale(np.asarray(a, dtype=np.float64), sr.scale)
-                           for a in lr[:n]], truths, sr.scale)
-    for label, model in ((args.model, sr), (f'{args.model}-gan', gan)):
-        _sharpness(label, model.enhance(np.asarray(lr[:n]), progress=False), truths, sr.scale)
-    return res
 
 
 if __name__ == '__main__':

@@ -99,12 +99,18 @@ def classify_many(inputs, *, model='deeplense-model-i', client=None, workers=Non
         records = run_chunks(active, classify_chunk, chunks, on_error=lost, progress=progress,
                              desc='classify', total=len(files), model=name, device=device,
                              hdu=hdu, batch_size=batch_size)
+    outliers = config.get('outliers')
+    threshold = outliers.get('threshold') if isinstance(outliers, dict) else None
     for record in records:
         proba = record.pop('proba', None)
         for c in classes:
             record[f'p_{c}'] = np.nan if proba is None else proba[c]
         record['class'] = '' if proba is None else max(proba, key=proba.get)
-    columns = [('class', str, '')] + [(f'p_{c}', float, np.nan) for c in classes]
+        score = record.pop('outlier_score', np.nan)
+        record['outlier_score'] = score
+        record['outlier'] = bool(threshold is not None and score > threshold)
+    columns = ([('class', str, '')] + [(f'p_{c}', float, np.nan) for c in classes]
+               + [('outlier', bool, False), ('outlier_score', float, np.nan)])
     table = build_table(records, files, columns=columns,
                         meta={'model': config.get('name', name), 'model_source': name,
                               'classes': classes})

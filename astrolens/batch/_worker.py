@@ -121,21 +121,25 @@ def enhance_chunk(jobs, *, model, device='auto', overwrite=False, options=None):
 
 
 def _read_image(path, hdu):
-    from astrolens.io import as_image_array, read_deeplense_npy, read_fits
+    """A ``.npy`` image as an array; a FITS image as NDData, so that its WCS is used."""
+    from astrolens.io import read_deeplense_npy, read_fits
 
     path = Path(path)
     if path.suffix.lower() == '.npy':
         return read_deeplense_npy(path)[0]
-    return as_image_array(read_fits(path, hdu=hdu).data, name=str(path), allow_batch=False)
+    return read_fits(path, hdu=hdu)
 
 
 def classify_chunk(paths, *, model, device='auto', hdu=None, batch_size=256):
-    """Class probabilities of each file; one record per file.
+    """Class probabilities and outlier score of each file; one record per file.
 
-    Images of the same shape go through the network together; when such a
+    Arrays of the same shape go through the network together; when such a
     group fails, its images are retried one by one so that only the bad
-    ones are reported.
+    ones are reported. FITS images go one by one: each is resampled from its
+    own WCS to the model's pixel scale, as `LensClassifier.predict_proba` does.
     """
+    import warnings
+
     worker = _worker_name()
     try:
         clf = get_model('classifier', model, device=device)
@@ -152,12 +156,18 @@ def classify_chunk(paths, *, model, device='auto', hdu=None, batch_size=256):
         seconds[path] = time.perf_counter() - start
     groups = {}
     for path, image in images.items():
-        groups.setdefault(image.shape, []).append(path)
+        key = image.shape if isinstance(image, np.ndarray) else ('one', path)
+        groups.setdefault(key, []).append(path)
     for group in groups.values():
         start = time.perf_counter()
+        first = images[group[0]]
+        data = np.stack([images[p] for p in group]) if isinstance(first, np.ndarray) else [first]
         try:
-            proba = clf.predict_proba(np.stack([images[p] for p in group]),
-                                      batch_size=batch_size)
+            with warnings.catch_warnings():
+                # outliers are reported in their own column, not as warnings in the worker log
+                warnings.simplefilter('ignore')
+                proba, scores = clf.predict_proba(data, batch_size=batch_size,
+                                                  return_outlier_score=True)
         except Exception as exc:  # isolate the image(s) that made the group fail
             if len(group) == 1:
                 records[group[0]] = _record(group[0], status='failed', error=_describe(exc),
@@ -168,8 +178,9 @@ def classify_chunk(paths, *, model, device='auto', hdu=None, batch_size=256):
                                                    hdu=hdu, batch_size=batch_size)[0]
             continue
         share = (time.perf_counter() - start) / len(group)
-        for path, row in zip(group, proba, strict=True):
+        for path, row, score in zip(group, proba, scores, strict=True):
             records[path] = _record(path, status='done', worker=worker,
                                     seconds=seconds[path] + share,
-                                    proba=dict(zip(clf.classes_, map(float, row), strict=True)))
+                                    proba=dict(zip(clf.classes_, map(float, row), strict=True)),
+                                    outlier_score=float(score))
     return [records[p] for p in paths]

@@ -14,7 +14,8 @@ def add_commands(subparsers):
     """Register ``classify``."""
     classify = subparsers.add_parser(
         'classify', help='classify lens images (no / cdm / vortex)',
-        description='Print (or write as ECSV) the class and class probabilities of images.')
+        description='Print (or write as ECSV) the class and class probabilities of images, '
+                    'and whether each looks unlike the training data (outlier column).')
     classify.add_argument('paths', nargs='*', metavar='PATH',
                           help='.npy or FITS images, or folders of them')
     classify.add_argument('--many', metavar='PATTERN', default=None,
@@ -63,7 +64,9 @@ def load_classifier(name):
 
 
 def _run_classify(args):
-    from astropy.table import Table
+    import warnings
+
+    from astropy.table import MaskedColumn, Table
 
     from astrolens.utils import check_writable
 
@@ -76,21 +79,44 @@ def _run_classify(args):
         check_writable(args.out, overwrite=args.overwrite)
     clf = load_classifier(args.model)
     files = _expand(args.paths)
-    rows = []
+    rows, scores = [], []
     for path in files:
-        proba = clf.predict_proba([path])[0]
-        rows.append((str(path), clf.classes_[int(np.argmax(proba))], *proba))
+        with warnings.catch_warnings():
+            # reported in the outlier column instead, one line below the table
+            warnings.simplefilter('ignore')
+            proba, score = clf.predict_proba([path], return_outlier_score=True)
+        rows.append((str(path), clf.classes_[int(np.argmax(proba[0]))], *proba[0]))
+        scores.append(None if score is None else float(score[0]))
     names = ['file', 'class'] + [f'p_{c}' for c in clf.classes_]
     table = Table(rows=rows, names=names)
     for name in names[2:]:
         table[name].info.format = '.4f'
+    known = clf.outlier_threshold_ is not None
+    values = np.array([s if s is not None else np.nan for s in scores])
+    table['outlier'] = MaskedColumn(values > (clf.outlier_threshold_ if known else np.inf),
+                                    mask=[not known] * len(values))
+    table['outlier_score'] = MaskedColumn(values, mask=[not known] * len(values), format='.2f')
     table.meta['model'] = str(args.model)
+    table.meta['outlier_threshold'] = clf.outlier_threshold_
+    n_out = int(np.sum(table['outlier'].filled(False)))
     if args.out is None:
         table.pprint_all()
+        _report_outliers(n_out, len(table), known)
         return 0
     from astrolens.utils import atomic_path
 
     with atomic_path(args.out, overwrite=args.overwrite) as tmp:
         table.write(tmp, format='ascii.ecsv', overwrite=True)
     print(f'wrote {len(table)} rows to {args.out}')
+    _report_outliers(n_out, len(table), known)
     return 0
+
+
+def _report_outliers(n_out, n, known):
+    import sys
+
+    if not known:
+        print('outlier: unknown (this model has no outlier statistics)', file=sys.stderr)
+    elif n_out:
+        print(f'{n_out} of {n} images look unlike the training data (outlier = True): their '
+              'probabilities are not meaningful', file=sys.stderr)

@@ -33,10 +33,17 @@ def add_commands(subparsers):
                      'and reuse it (a resumed run sees the same data)')
     clf.add_argument('--sim-workers', type=int, default=1, help='simulation processes')
     clf.add_argument('--backbone', default='lensresnet',
-                     help="'lensresnet', 'lensresnet_s' or a timm model name")
+                     help="'d4lensnet', 'lensresnet', 'lensresnet_s' or a timm model name")
+    clf.add_argument('--stage', action='store_true',
+                     help='with --simulate: one stage of a staged training (how the shipped '
+                     'deeplense-model-* weights are made): the preset network of that model '
+                     '(or --init), images simulated afresh for --max-minutes, then calibration '
+                     'and a comparison with the weights at --out (or --init) on a fixed '
+                     'validation set; --out is written only when better, and its JSON keeps '
+                     'the record of every stage')
     clf.add_argument('--epochs', type=int, default=20)
     clf.add_argument('--steps-per-epoch', type=int, default=None)
-    clf.add_argument('--batch-size', type=int, default=64)
+    clf.add_argument('--batch-size', type=int, default=None, help='default 64 (32 with --stage)')
     clf.add_argument('--lr', type=float, default=2e-3)
     clf.add_argument('--weight-decay', type=float, default=0.05)
     clf.add_argument('--crop', type=int, default=84, help='central crop side; 0: none')
@@ -72,6 +79,11 @@ def add_train_sr(train_subparsers):
     p.add_argument('--preset', choices=sorted(_sr_presets()), default=None,
                    help='simulated training pairs (astrolens.simulation.simulate_sr_pairs)')
     p.add_argument('--data', default=None, help='DeepLense SR folder (LR/ and HR/)')
+    p.add_argument('--degradation', action='store_true',
+                   help='with --preset: train a noise-aware model on real HST images, the left '
+                        'half of the Hubble Deep Field, drawn-scene lenses, stars and sky, '
+                        'degraded afresh every step by astrolens.datasets (how the shipped '
+                        'models are made); --max-minutes is the time budget')
     p.add_argument('--scale', type=int, default=None)
     p.add_argument('--n-train', type=int, default=1500)
     p.add_argument('--n-test', type=int, default=300)
@@ -129,10 +141,44 @@ def _simulators(model, seed):
             for i, (name, sub) in enumerate(subs.items())}
 
 
+def _run_stage(args):
+    import torch
+
+    from astrolens.models._stages import train_classifier_stage
+
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s',
+                        stream=sys.stderr)
+    if not args.simulate or args.max_minutes is None:
+        print('error: --stage needs --simulate MODEL and --max-minutes', file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    own_checkpoint = _default_checkpoint_dir(args, args.out)
+    record = train_classifier_stage(
+        model=args.simulate, out=args.out, minutes=args.max_minutes, init=args.init,
+        seed=args.seed, lr=args.lr, batch_size=args.batch_size or 32,
+        steps_per_epoch=args.steps_per_epoch or 50, checkpoint_dir=args.checkpoint_dir,
+        command='astrolens ' + ' '.join(shlex.quote(a) for a in sys.argv[1:]),
+        progress=not args.no_progress)
+    _remove_default_checkpoint(own_checkpoint)
+    val, base = record['validation'], record['baseline_validation']
+    print(f"stage: {record['images_seen']} images in {record['minutes_trained']} min; "
+          f"validation accuracy {val['accuracy']:.4f}, macro AUC {val['auc_macro']:.4f}"
+          + (f" (before: {base['accuracy']:.4f}, {base['auc_macro']:.4f})" if base else '')
+          + ('; wrote ' + str(args.out) if record['committed'] else '; not better: kept '
+             + str(args.out)))
+    return 0
+
+
 def _run_train_classifier(args):
     import torch
 
     from astrolens.models import LensClassifier
+
+    if args.stage:
+        return _run_stage(args)
+    if args.batch_size is None:
+        args.batch_size = 64
 
     rank = int(os.environ.get('RANK', '0'))
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
@@ -261,6 +307,8 @@ def main_train_sr(args):
         raise ValueError(msg)
     for path in (Path(str(args.output) + '.safetensors'), Path(str(args.output) + '.json')):
         check_writable(path, overwrite=args.overwrite)
+    if args.degradation:
+        return _train_sr_degradation(args)
     from astrolens.datasets import SR_PRESETS, sr_test_sets, sr_training_pairs
 
     scale = args.scale or (SR_PRESETS[args.preset]['scale'] if args.preset else 2)
@@ -315,5 +363,25 @@ def main_train_sr(args):
     if not args.quiet:
         print(json.dumps({'history_tail': sr.history_[-3:], 'metrics': metrics}, indent=1,
                          default=float))
+        print(f'saved {args.output}.safetensors and {args.output}.json')
+    return 0
+
+
+def _train_sr_degradation(args):
+    """``astrolens train sr --degradation --preset NAME``: `train_sr_preset`."""
+    from astrolens.models._sr_training import train_sr_preset
+
+    if args.preset is None:
+        msg = '--degradation needs --preset (survey-x2, deeplense-x2 or hsc-hst-x3)'
+        raise ValueError(msg)
+    command = 'astrolens train sr ' + ' '.join(
+        shlex.quote(a) for a in getattr(args, 'argv', sys.argv[3:]))
+    sr = train_sr_preset(args.preset, args.output, minutes=args.max_minutes or 60.0,
+                         arch=args.arch, init=args.init, seed=args.seed,
+                         batch_size=args.batch_size, learning_rate=args.learning_rate,
+                         checkpoint_dir=args.checkpoint_dir, progress=not args.quiet,
+                         command=command, overwrite=args.overwrite)
+    if not args.quiet:
+        print(json.dumps({'history_tail': sr.history_[-3:]}, indent=1, default=float))
         print(f'saved {args.output}.safetensors and {args.output}.json')
     return 0

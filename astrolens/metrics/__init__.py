@@ -1,6 +1,7 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
 """Metrics, with NumPy only: ROC curves, AUC, confusion matrix and accuracy for
-the classifier; MSE, PSNR, SSIM and flux errors for super-resolution.
+the classifier, with its expected calibration error and reliability curve;
+MSE, PSNR, SSIM and flux errors for super-resolution.
 """
 
 from astrolens.metrics._classification import (
@@ -8,11 +9,14 @@ from astrolens.metrics._classification import (
                                                auc,
                                                classification_report,
                                                confusion_matrix,
+                                               expected_calibration_error,
                                                multiclass_roc,
+                                               reliability_curve,
                                                roc_auc,
                                                roc_curve,
 )
 from astrolens.metrics._image import flux_error, image_metrics, mse, psnr, ssim
 
-__all__ = ['accuracy', 'auc', 'classification_report', 'confusion_matrix', 'flux_error',
-           'image_metrics', 'mse', 'multiclass_roc', 'psnr', 'roc_auc', 'roc_curve', 'ssim']
+__all__ = ['accuracy', 'auc', 'classification_report', 'confusion_matrix',
+           'expected_calibration_error', 'flux_error', 'image_metrics', 'mse', 'multiclass_roc',
+           'psnr', 'reliability_curve', 'roc_auc', 'roc_curve', 'ssim']

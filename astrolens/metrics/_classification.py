@@ -3,7 +3,8 @@
 
 import numpy as np
 
-__all__ = ['accuracy', 'auc', 'classification_report', 'confusion_matrix', 'multiclass_roc',
+__all__ = ['accuracy', 'auc', 'classification_report', 'expected_calibration_error',
+           'reliability_curve', 'confusion_matrix', 'multiclass_roc',
            'roc_auc', 'roc_curve']
 
 
@@ -205,8 +206,62 @@ def classification_report(y_true, proba, *, classes=None):
     aucs = roc_auc(y_true, proba)
     y_pred = proba.argmax(axis=1)
     return {'accuracy': accuracy(y_true, y_pred), 'auc_micro': aucs['micro'],
-            'auc_macro': aucs['macro'],
+            'auc_macro': aucs['macro'], 'ece': expected_calibration_error(y_true, proba),
             'auc_per_class': dict(zip(classes, aucs['per_class'], strict=True)),
             'confusion_matrix': confusion_matrix(y_true, y_pred,
                                                  n_classes=proba.shape[1]).tolist(),
             'n_samples': int(y_true.size), 'classes': classes}
+
+
+def reliability_curve(y_true, proba, *, n_bins=15):
+    """Accuracy against confidence of the top-1 prediction, in equal-width bins.
+
+    Parameters
+    ----------
+    y_true : array-like of int
+        ``(N,)`` class indices.
+    proba : array-like
+        ``(N, n_classes)`` probabilities.
+    n_bins : int, optional
+        Bins of the confidence (the largest probability) over [0, 1].
+
+    Returns
+    -------
+    curve : dict
+        ``edges`` (``n_bins + 1``), and per bin ``confidence`` (mean top
+        probability), ``accuracy`` (fraction of correct top-1 predictions)
+        and ``count``; empty bins hold NaN and 0.
+    """
+    onehot, proba = _check_proba(y_true, proba)
+    if int(n_bins) < 1:
+        msg = f'n_bins must be a positive integer, got {n_bins!r}'
+        raise ValueError(msg)
+    n_bins = int(n_bins)
+    confidence = proba.max(axis=1)
+    correct = onehot[np.arange(len(proba)), proba.argmax(axis=1)]
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # right-closed bins, so a confidence of exactly 1 falls in the last one
+    which = np.clip(np.searchsorted(edges, confidence, side='left') - 1, 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        conf = np.bincount(which, weights=confidence, minlength=n_bins) / count
+        acc = np.bincount(which, weights=correct.astype(float), minlength=n_bins) / count
+    return {'edges': edges, 'confidence': conf, 'accuracy': acc, 'count': count}
+
+
+def expected_calibration_error(y_true, proba, *, n_bins=15):
+    """Expected calibration error (ECE) of the top-1 prediction.
+
+    The mean, weighted by the number of images per confidence bin, of
+    ``|accuracy - confidence|`` (see `reliability_curve`): 0 for perfectly
+    calibrated probabilities; 0.02 means the confidence is off by two
+    points on average.
+
+    Returns
+    -------
+    ece : float
+    """
+    curve = reliability_curve(y_true, proba, n_bins=n_bins)
+    filled = curve['count'] > 0
+    gaps = np.abs(curve['accuracy'][filled] - curve['confidence'][filled])
+    return float(np.sum(gaps * curve['count'][filled]) / np.sum(curve['count']))

@@ -10,11 +10,12 @@ import, and the command line should not pay that for ``astrolens --version``.
 
 import importlib
 
-__all__ = ['GAN_DEFAULTS', 'LensClassifier', 'LensResNet', 'SRDiscriminator', 'SuperResolver',
-           'bicubic_upscale', 'create_network', 'create_sr_network', 'prepare_images',
-           'register_network', 'train']
+__all__ = ['GAN_DEFAULTS', 'D4LensNet', 'LensClassifier', 'LensResNet', 'SRDiscriminator',
+           'SuperResolver', 'bicubic_upscale', 'create_network', 'create_sr_network',
+           'prepare_images', 'register_network', 'train']
 
 _HOMES = {'LensClassifier': '_classifier', 'prepare_images': '_classifier',
+          'D4LensNet': '_d4',
           'LensResNet': '_networks', 'create_network': '_networks',
           'register_network': '_networks', 'train': '_training',
           'SuperResolver': '_superres', 'bicubic_upscale': '_superres',

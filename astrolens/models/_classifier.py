@@ -5,6 +5,7 @@ import inspect
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,10 @@ from astrolens.io import (
     to_nddata,
 )
 from astrolens.models._networks import create_network
+from astrolens.models._outliers import FeatureGaussian, fit_temperature, softmax_mean
+from astrolens.models._resample import resample_to_model
 from astrolens.models._serialization import (
+    check_network_kwargs,
     load_state,
     load_weights,
     read_json_config,
@@ -29,7 +33,7 @@ from astrolens.models._serialization import (
     weight_paths,
 )
 from astrolens.models._training import epoch_rng, resolve_device, train
-from astrolens.utils import NotFittedError, WeightsError
+from astrolens.utils import AstrolensUserWarning, NotFittedError, WeightsError
 
 __all__ = ['LensClassifier', 'STRETCHES', 'prepare_images']
 
@@ -37,6 +41,8 @@ __all__ = ['LensClassifier', 'STRETCHES', 'prepare_images']
 STRETCHES = ('sqrt', 'asinh', 'linear')
 
 _FORMAT = 'astrolens-classifier'
+# safetensors keys of the outlier statistics, stored beside the network's weights
+_OUTLIER_PREFIX = 'outlier_stats.'
 
 
 def prepare_images(images, *, crop=84, stretch='sqrt'):
@@ -92,15 +98,33 @@ def prepare_images(images, *, crop=84, stretch='sqrt'):
     return ((x - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
 
 
-def _single_image(item):
+def _on_model_grid(nddata, target, source):
+    """The data of ``nddata``, resampled to ``target`` when it has a celestial WCS."""
+    data = nddata.data
+    wcs = getattr(nddata, 'wcs', None)
+    if target is None or wcs is None or not getattr(wcs, 'has_celestial', False) or \
+            np.ndim(data) != 2:
+        return data
+    mask = getattr(nddata, 'mask', None)
+    if mask is not None and np.any(mask):
+        data = np.where(np.asarray(mask, dtype=bool), np.nan, data)
+    return resample_to_model(data, wcs, pixel_scale=target[0], shape=target[1], source=source)
+
+
+def _single_image(item, target=None):
     if isinstance(item, (str, Path)) and Path(item).suffix == '.npy':
         return read_deeplense_npy(item)[0]
-    data = to_nddata(item).data
+    data = _on_model_grid(to_nddata(item), target, str(item) if isinstance(item, (str, Path))
+                          else 'image')
     return as_image_array(data, name='image', allow_batch=False)
 
 
-def _as_images(X):
-    """Parse any accepted input into an ``(N, H, W)`` array (and labels for a folder)."""
+def _as_images(X, target=None):
+    """Parse any accepted input into an ``(N, H, W)`` array (and labels for a folder).
+
+    ``target`` is ``(pixel scale, (ny, nx))``: inputs with a celestial WCS
+    are resampled onto that grid (arrays without a WCS are taken as they are).
+    """
     if isinstance(X, (str, Path)) and Path(X).is_dir():
         images, labels, classes = load_deeplense_classification(X)
         return images, [classes[i] for i in labels]
@@ -111,7 +135,7 @@ def _as_images(X):
         if not X:
             msg = 'X is an empty list'
             raise ValueError(msg)
-        arrays = [_single_image(item) for item in X]
+        arrays = [_single_image(item, target) for item in X]
         shapes = {a.shape for a in arrays}
         if len(shapes) > 1:
             msg = f'all images must have the same shape, got {sorted(shapes)}'
@@ -119,9 +143,38 @@ def _as_images(X):
         return np.stack(arrays), None
     if isinstance(X, (str, Path)) and Path(X).suffix == '.npy':
         return read_deeplense_npy(X)[0][None], None
-    data = to_nddata(X).data
+    data = _on_model_grid(to_nddata(X), target, str(X) if isinstance(X, (str, Path)) else 'X')
     array = as_image_array(data, name='X')
     return (array[None] if array.ndim == 2 else array), None
+
+
+def _classifier_layer(model):
+    """The final linear layer of a network (whose input are the features)."""
+    if hasattr(model, 'get_classifier'):  # timm
+        return model.get_classifier()
+    for name in ('fc', 'head', 'classifier'):
+        layer = getattr(model, name, None)
+        if isinstance(layer, torch.nn.Sequential):
+            layer = layer[-1]
+        if isinstance(layer, torch.nn.Linear):
+            return layer
+    msg = f'cannot find the final linear layer of {type(model).__name__}'
+    raise TypeError(msg)
+
+
+def _features_and_logits(model, x):
+    """``(features, logits)`` of one batch; features are what the last linear layer sees."""
+    if hasattr(model, 'features') and hasattr(model, 'head'):  # D4LensNet
+        features = model.features(x)
+        return features, model.head(features)
+    seen = []
+    hook = _classifier_layer(model).register_forward_hook(
+        lambda module, args, output: seen.append(args[0]))
+    try:
+        logits = model(x)
+    finally:
+        hook.remove()
+    return seen[0].flatten(1), logits
 
 
 def _d4(x, k):
@@ -142,6 +195,59 @@ def _augment_d4(x, rng):
     return out
 
 
+#: Training batches (of a reserved epoch) over which batch-norm statistics are re-measured.
+_BN_REFRESH_STEPS = 8
+_BN_REFRESH_EPOCH = 1_000_000
+
+
+@torch.no_grad()
+def _refresh_batch_norm(model, batches, *, steps):
+    """Re-measure every batch-norm layer's statistics with the current weights.
+
+    During training the running averages trail weights that change quickly;
+    a network whose class signal is a small difference on a large common
+    signal (substructure on an Einstein ring) then predicts one class in
+    evaluation mode while it is right in training mode. The statistics are
+    replaced by plain averages over ``steps`` training batches.
+    """
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not layers:
+        return
+    momenta = [m.momentum for m in layers]
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # cumulative average
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.train()
+    try:
+        for i, (inputs, _) in enumerate(batches(_BN_REFRESH_EPOCH, 0, 1)):
+            if i >= steps:
+                break
+            model(inputs.to(device))
+    finally:
+        for layer, momentum in zip(layers, momenta, strict=True):
+            layer.momentum = momentum
+        model.train(was_training)
+
+
+def _instrument_of(simulator):
+    """Pixel scale, PSF and image shape shared by the simulators of a fit, if they say."""
+    found = set()
+    for source in simulator.values():
+        scale = getattr(source, 'pixel_scale', None)
+        inst = getattr(source, 'instrument', None)
+        shape = getattr(source, 'shape', None)
+        if scale is None or shape is None:
+            return None
+        found.add((float(scale), getattr(inst, 'psf_fwhm', None), tuple(int(n) for n in shape)))
+    if len(found) != 1:
+        return None
+    scale, psf, shape = found.pop()
+    return {'pixel_scale': scale, 'psf_fwhm': None if psf is None else float(psf),
+            'shape': list(shape)}
+
+
 class LensClassifier:
     """Classify strong-lens images by dark-matter substructure: no / CDM / vortex.
 
@@ -151,9 +257,12 @@ class LensClassifier:
         ``'lensresnet'`` (default), a compact residual network that keeps
         full resolution in its first stage, where substructure shows as
         perturbations a few pixels wide; ``'lensresnet_s'``, a smaller one;
-        or any `timm` model name (built with ``in_chans=1``,
-        ``pretrained=False``), such as ``'efficientnet_b0'`` or
-        ``'resnet18'``.
+        ``'d4lensnet'``, invariant to the 8 rotations/reflections by
+        construction (its encoder sees all 8 and pools over them; see
+        `astrolens.models.D4LensNet`), the network of the shipped
+        ``deeplense-model-*`` weights; or any `timm` model name (built with
+        ``in_chans=1``, ``pretrained=False``), such as
+        ``'efficientnet_b0'`` or ``'resnet18'``.
     epochs : int, optional
         Maximum number of epochs.
     batch_size : int, optional
@@ -164,7 +273,8 @@ class LensClassifier:
         Random rotations by multiples of 90 degrees and flips in training.
     tta : bool or {'d4', 'rot4'}, optional
         Average predicted probabilities over the 8 (``True``, ``'d4'``) or
-        4 (``'rot4'``) symmetric versions of each image.
+        4 (``'rot4'``) symmetric versions of each image (pointless, and
+        skipped, for ``'d4lensnet'``, which is invariant already).
     normalization : {'sqrt', 'asinh', 'linear'}, optional
         Stretch applied after the per-image min-max scaling and before the
         per-image standardisation (see `prepare_images`); part of the saved
@@ -207,6 +317,28 @@ class LensClassifier:
     info_ : dict
         Provenance: training data sizes, seeds, command and metrics, saved
         in the JSON configuration.
+    temperature_ : float
+        Divides the logits before the softmax (temperature scaling, fitted
+        by `calibrate`; 1 before).
+    outlier_threshold_ : float or None
+        `outlier_score` above which `is_outlier` is true, set by `calibrate`
+        (which `fit` calls on its validation images) so that about
+        ``1 - outlier_quantile`` of held-out training-like images exceed it.
+    instrument_ : dict or None
+        ``pixel_scale`` (arcsec/px), ``psf_fwhm`` (arcsec) and ``shape``
+        (pixels) of the training images, when known (fit on simulators, or
+        the shipped configurations). Inputs with a celestial WCS are
+        resampled to this pixel scale before classification; arrays without
+        a WCS are taken to be at it already.
+
+    Notes
+    -----
+    Pixel scale: a 2-D array has no pixel scale, so it is classified as if
+    it had the model's (0.05"/px for ``deeplense-model-i``). Give NDData, a
+    FITS file or ``(array, wcs)`` to have it resampled first (flux-conserving,
+    `reproject.reproject_exact`, keeping the image's orientation); an
+    image that covers less of the sky than the model's field (its central
+    crop) is refused with a message.
     """
 
     def __init__(self, backbone='lensresnet', *, epochs=20, batch_size=64, lr=2e-3,
@@ -284,7 +416,11 @@ class LensClassifier:
                 msg = (f'images of {h}x{w} pixels are too small for this classifier: it needs '
                        'at least 16x16 pixels (DeepLense Model I images are 150x150)')
             raise ValueError(msg)
-        prepared = prepare_images(images, crop=self.crop, stretch=self.normalization)
+        crop = self.crop
+        if self.backbone == 'd4lensnet':
+            # rotations need a square: the central square of a rectangular image
+            crop = min(eff_h, eff_w)
+        prepared = prepare_images(images, crop=crop, stretch=self.normalization)
         # its space-to-depth stem needs even sides: drop a last odd row or column
         return prepared[..., :prepared.shape[-2] // 2 * 2, :prepared.shape[-1] // 2 * 2]
 
@@ -314,6 +450,8 @@ class LensClassifier:
                               **(self.backbone_kwargs or {}))
 
     def _tta_ops(self):
+        if self.backbone == 'd4lensnet':
+            return range(1)
         if self.tta in (True, 'd4'):
             return range(8)
         if self.tta == 'rot4':
@@ -416,6 +554,9 @@ class LensClassifier:
             xv, yv, bs = val[0], val[1], max(self.batch_size, 128)
 
             def val_fn():
+                # validate (and keep as best) the network with batch-norm statistics
+                # measured on the current weights, not a running average of older ones
+                _refresh_batch_norm(model, batches, steps=_BN_REFRESH_STEPS)
                 return ((xv[i:i + bs], yv[i:i + bs]) for i in range(0, len(xv), bs))
 
         def metrics(outputs, targets):
@@ -439,6 +580,18 @@ class LensClassifier:
         self.model_ = model
         self.classes_ = tuple(classes)
         self.history_ = result.history
+        if simulator is not None:
+            self.instrument_ = _instrument_of(simulator)
+        elif not self.warm_start:
+            self.instrument_ = None
+        self.temperature_, self.outlier_stats_, self.outlier_threshold_ = 1.0, None, None
+        # measurements of loaded weights do not describe the new ones; stage records do
+        stages = (getattr(self, 'config_', None) or {}).get('stages')
+        self.config_ = {'stages': stages} if stages else {}
+        if val is not None:
+            counts = np.bincount(val[1].numpy(), minlength=len(classes))
+            if len(val[1]) >= 20 and np.all(counts >= 4):
+                self._calibrate_tensors(val[0], val[1].numpy())
         self.info_ = {'n_train': int(n_train), 'n_val': 0 if val is None else len(val[1]),
                       'steps_per_epoch': int(steps), 'best_epoch': result.best_epoch,
                       'stopped_early': result.stopped_early,
@@ -551,29 +704,157 @@ class LensClassifier:
 
     # -- prediction --------------------------------------------------------------------
 
+    def _target(self):
+        """``(pixel scale, (ny, nx))`` of the field the network looks at, or None."""
+        inst = getattr(self, 'instrument_', None)
+        if not inst or not inst.get('pixel_scale'):
+            return None
+        shape = tuple(int(n) for n in inst['shape'])
+        if self.crop:
+            shape = (min(shape[0], int(self.crop)), min(shape[1], int(self.crop)))
+        return float(inst['pixel_scale']), shape
+
+    def _images(self, X):
+        return _as_images(X, self._target())[0]
+
     @torch.no_grad()
-    def predict_proba(self, X, *, batch_size=256):
+    def _infer(self, x, *, batch_size=256):
+        """Logits ``(V, N, K)`` of the TTA views and view-averaged features ``(N, D)``."""
+        device = resolve_device(self.device)
+        model = self.model_.to(device).eval()
+        logits, features = [], []
+        try:
+            for i in range(0, len(x), batch_size):
+                xb = x[i:i + batch_size].to(device)
+                parts = [_features_and_logits(model, _d4(xb, k)) for k in self._tta_ops()]
+                features.append(torch.stack([f for f, _ in parts]).float().mean(0).cpu())
+                logits.append(torch.stack([z for _, z in parts]).float().cpu())
+        finally:
+            self.model_.to('cpu')
+        return torch.cat(logits, 1).numpy(), torch.cat(features).numpy()
+
+    def _outlier_model(self):
+        stats = getattr(self, 'outlier_stats_', None)
+        if stats is None or getattr(self, 'outlier_threshold_', None) is None:
+            msg = ('this classifier has no outlier statistics: call calibrate(images, labels) '
+                   'with held-out images of its training distribution (fit does it when it '
+                   'has validation images)')
+            raise NotFittedError(msg)
+        return stats
+
+    def predict_proba(self, X, *, batch_size=256, return_outlier_score=False):
         """Class probabilities, ``(N, len(classes_))``, columns following `classes_`.
+
+        Probabilities are calibrated by `temperature_`. When the classifier
+        has outlier statistics, inputs unlike its training data raise an
+        `~astrolens.utils.AstrolensUserWarning` (their probabilities mean
+        little; see `is_outlier`).
 
         Parameters
         ----------
         X : array-like, list, `~astropy.nddata.NDData`, HDU, or path
             One image, an ``(N, H, W)`` batch, a list of images or a
-            DeepLense folder; raw counts and normalised images are equivalent.
+            DeepLense folder; raw counts and normalised images are
+            equivalent. Inputs with a celestial WCS are resampled to the
+            model's pixel scale first (see the class notes).
         batch_size : int, optional
+        return_outlier_score : bool, optional
+            Also return `outlier_score` of every image (one network pass for
+            both; None when the classifier has no outlier statistics).
+
+        Returns
+        -------
+        proba : `~numpy.ndarray`
+        scores : `~numpy.ndarray` or None
+            Only with ``return_outlier_score=True``.
         """
         self._check_fitted()
-        images, _ = _as_images(X)
+        x = torch.from_numpy(self._prepare(self._images(X))[:, None])
+        logits, features = self._infer(x, batch_size=batch_size)
+        proba = softmax_mean(logits, getattr(self, 'temperature_', 1.0))
+        scores = None
+        if getattr(self, 'outlier_stats_', None) is not None and \
+                getattr(self, 'outlier_threshold_', None) is not None:
+            scores = self.outlier_stats_.score(features)
+            n_out = int(np.sum(scores > self.outlier_threshold_))
+            if n_out:
+                msg = (f'{n_out} of {len(scores)} images do not look like the images this '
+                       'classifier was trained on (outlier_score above outlier_threshold_): '
+                       'their class probabilities are not meaningful; check the pixel scale, '
+                       'field and content (see is_outlier)')
+                warnings.warn(msg, AstrolensUserWarning, stacklevel=2)
+        if return_outlier_score:
+            return proba, scores
+        return proba
+
+    def outlier_score(self, X, *, batch_size=256):
+        """How unlike the training data each image is (higher: less like it), ``(N,)``.
+
+        The Mahalanobis distance of the image's network features to the
+        nearest class centre, in units of the training spread (see
+        `calibrate`). Compare with `outlier_threshold_`, or use `is_outlier`.
+        """
+        self._check_fitted()
+        stats = self._outlier_model()
+        x = torch.from_numpy(self._prepare(self._images(X))[:, None])
+        return stats.score(self._infer(x, batch_size=batch_size)[1])
+
+    def is_outlier(self, X, *, batch_size=256):
+        """Boolean ``(N,)``: `outlier_score` above `outlier_threshold_`."""
+        return self.outlier_score(X, batch_size=batch_size) > self.outlier_threshold_
+
+    def calibrate(self, X, y=None, *, outlier_quantile=0.99, seed=0):
+        """Fit the temperature and the outlier statistics on held-out labelled images.
+
+        The images must come from the training distribution but not have
+        been trained on (a validation set). The temperature minimises the
+        negative log-likelihood of the labels; the outlier statistics (class
+        centres and shared covariance of the features) are estimated on one
+        half of the images, chosen at random within each class, and
+        `outlier_threshold_` is the ``outlier_quantile`` quantile of the
+        scores of the other half.
+
+        Parameters
+        ----------
+        X, y : see `evaluate`
+        outlier_quantile : float, optional
+            Fraction of held-out training-like images kept below the
+            threshold.
+        seed : int, optional
+            Seeds the split.
+
+        Returns
+        -------
+        self : `LensClassifier`
+        """
+        self._check_fitted()
+        images, idx = self._labels_for(X, y)
         x = torch.from_numpy(self._prepare(images)[:, None])
-        device = resolve_device(self.device)
-        model = self.model_.to(device).eval()
-        out = []
-        for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size].to(device)
-            probs = [torch.softmax(model(_d4(xb, k)).float(), 1) for k in self._tta_ops()]
-            out.append(torch.stack(probs).mean(0).cpu())
-        self.model_.to('cpu')
-        return torch.cat(out).numpy().astype(np.float64)
+        return self._calibrate_tensors(x, idx, outlier_quantile=outlier_quantile, seed=seed)
+
+    def _calibrate_tensors(self, x, idx, *, outlier_quantile=0.99, seed=0):
+        if not 0 < outlier_quantile < 1:
+            msg = f'outlier_quantile must be in (0, 1), got {outlier_quantile!r}'
+            raise ValueError(msg)
+        idx = np.asarray(idx)
+        counts = np.bincount(idx, minlength=len(self.classes_))
+        if len(idx) < 20 or np.any(counts < 4):
+            msg = (f'calibrate needs at least 20 images and 4 per class, got {len(idx)} '
+                   f'({dict(zip(self.classes_, counts.tolist(), strict=True))})')
+            raise ValueError(msg)
+        logits, features = self._infer(x)
+        self.temperature_ = fit_temperature(logits, idx)
+        rng = np.random.default_rng(seed)
+        fit_part = np.zeros(len(idx), dtype=bool)
+        for k in np.unique(idx):
+            members = rng.permutation(np.flatnonzero(idx == k))
+            fit_part[members[:len(members) // 2]] = True
+        self.outlier_stats_ = FeatureGaussian.fit(features[fit_part], idx[fit_part])
+        held_out = self.outlier_stats_.score(features[~fit_part])
+        self.outlier_threshold_ = float(np.quantile(held_out, outlier_quantile))
+        self.calibration_info_ = {'n_images': int(len(idx)), 'outlier_quantile': outlier_quantile,
+                                  'seed': seed}
+        return self
 
     def predict(self, X, **kwargs):
         """Most probable class name of each image, as an array of str."""
@@ -581,7 +862,7 @@ class LensClassifier:
         return np.asarray(self.classes_)[proba.argmax(axis=1)]
 
     def _labels_for(self, X, y):
-        images, folder_labels = _as_images(X)
+        images, folder_labels = _as_images(X, self._target())
         if folder_labels is not None and y is None:
             y = folder_labels
         if y is None:
@@ -633,8 +914,21 @@ class LensClassifier:
                   'normalization': {'method': 'crop, per-image min-max, stretch, standardise',
                                     'crop': self.crop, 'stretch': self.normalization},
                   'classes': list(self.classes_), 'params': params,
+                  'instrument': getattr(self, 'instrument_', None),
+                  'calibration': {'temperature': float(getattr(self, 'temperature_', 1.0)),
+                                  'method': 'temperature scaling (NLL on held-out images)',
+                                  **(getattr(self, 'calibration_info_', None) or {})},
+                  'outliers': None if getattr(self, 'outlier_stats_', None) is None else {
+                      'threshold': self.outlier_threshold_,
+                      'method': 'Mahalanobis distance of the network features to the nearest '
+                                'class centre (shared covariance); statistics in the '
+                                f'{_OUTLIER_PREFIX}* tensors'},
                   'training': dict(getattr(self, 'info_', {}) or {}),
                   'history': list(getattr(self, 'history_', []) or [])}
+        # records of earlier training stages and measurements travel with the weights
+        for key in ('stages', 'metrics', 'notes'):
+            if key in (getattr(self, 'config_', None) or {}):
+                config[key] = self.config_[key]
         if extra:
             config.update(extra)
         return config
@@ -656,8 +950,13 @@ class LensClassifier:
         weights, config : `~pathlib.Path`
         """
         self._check_fitted()
-        return save_weights(path, to_tensor_dict(self.model_.state_dict()),
-                            self._config(metadata), overwrite=overwrite)
+        tensors = to_tensor_dict(self.model_.state_dict())
+        stats = getattr(self, 'outlier_stats_', None)
+        if stats is not None:
+            tensors[_OUTLIER_PREFIX + 'means'] = torch.from_numpy(stats.means.astype(np.float32))
+            tensors[_OUTLIER_PREFIX + 'precision'] = torch.from_numpy(
+                stats.precision.astype(np.float32))
+        return save_weights(path, tensors, self._config(metadata), overwrite=overwrite)
 
     @classmethod
     def _from_files(cls, weights, config_source, *, name):
@@ -670,7 +969,12 @@ class LensClassifier:
             arch, norm = config['architecture'], config['normalization']
             params = dict(config.get('params', {}))
             classes = tuple(config['classes'])
-            params.update(backbone=arch['backbone'], backbone_kwargs=arch.get('kwargs') or None,
+            backbone = arch['backbone']
+            if not isinstance(backbone, str):
+                msg = f'{name}.json: the backbone must be a name, got {backbone!r}'
+                raise WeightsError(msg)
+            kwargs = check_network_kwargs(backbone, arch.get('kwargs'), source=f'{name}.json')
+            params.update(backbone=backbone, backbone_kwargs=kwargs or None,
                           crop=norm['crop'], normalization=norm['stretch'])
         except (KeyError, TypeError) as exc:
             msg = f'{name}.json misses an entry the classifier needs: {exc}'
@@ -684,10 +988,23 @@ class LensClassifier:
         except (ValueError, TypeError) as exc:
             msg = f'{name}.json describes an architecture that cannot be built: {exc}'
             raise WeightsError(msg) from None
-        load_state(model, load_weights(weights, name=f'{name}.safetensors'),
-                   source=f'{name}.safetensors')
+        tensors = load_weights(weights, name=f'{name}.safetensors')
+        stats = {k[len(_OUTLIER_PREFIX):]: tensors.pop(k).double().numpy()
+                 for k in list(tensors) if k.startswith(_OUTLIER_PREFIX)}
+        load_state(model, tensors, source=f'{name}.safetensors')
         model.eval()
         clf.model_, clf.classes_ = model, classes
+        clf.instrument_ = config.get('instrument')
+        clf.temperature_ = float((config.get('calibration') or {}).get('temperature', 1.0))
+        outliers = config.get('outliers') or {}
+        clf.outlier_stats_, clf.outlier_threshold_ = None, None
+        if stats and outliers.get('threshold') is not None:
+            try:
+                clf.outlier_stats_ = FeatureGaussian(stats['means'], stats['precision'])
+            except KeyError as exc:
+                msg = f'{name}.safetensors misses the outlier statistics tensor {exc}'
+                raise WeightsError(msg) from None
+            clf.outlier_threshold_ = float(outliers['threshold'])
         clf.history_ = config.get('history', [])
         clf.info_ = config.get('training', {})
         clf.config_ = config

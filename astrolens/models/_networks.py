@@ -124,8 +124,8 @@ def create_network(name, *, in_chans=1, num_classes=3, pretrained=False, **kwarg
     Parameters
     ----------
     name : str
-        A name registered with `register_network` (``'lensresnet'``,
-        ``'lensresnet_s'``) or any `timm` model name (``'efficientnet_b0'``,
+        A name registered with `register_network` (``'d4lensnet'``,
+        ``'lensresnet'``, ``'lensresnet_s'``) or any `timm` model name (``'efficientnet_b0'``,
         ``'resnet18'``, ...).
     in_chans, num_classes : int
     pretrained : bool, optional
@@ -139,6 +139,9 @@ def create_network(name, *, in_chans=1, num_classes=3, pretrained=False, **kwarg
     network : `torch.nn.Module`
         Maps ``(N, in_chans, H, W)`` to ``(N, num_classes)`` logits.
     """
+    # the D4-invariant network registers itself on import
+    from astrolens.models import _d4  # noqa: F401
+
     if name in NETWORKS:
         return NETWORKS[name](in_chans=in_chans, num_classes=num_classes, **kwargs)
     import timm

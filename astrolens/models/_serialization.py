@@ -15,8 +15,9 @@ import torch
 
 from astrolens.utils import WeightsError, atomic_path
 
-__all__ = ['CHECKSUM_KEY', 'load_state', 'load_weights', 'read_json_config', 'save_weights',
-           'tensor_digest', 'to_tensor_dict', 'weight_paths']
+__all__ = ['CHECKSUM_KEY', 'NETWORK_KWARGS', 'check_network_kwargs', 'load_state',
+           'load_weights', 'read_json_config', 'save_weights', 'tensor_digest', 'to_tensor_dict',
+           'weight_paths']
 
 CHECKSUM_KEY = 'astrolens_sha256'
 
@@ -146,3 +147,68 @@ def to_tensor_dict(state_dict):
     """CPU copies of a state dict, for saving."""
     return {k: v.detach().to('cpu', copy=True) for k, v in state_dict.items()
             if isinstance(v, torch.Tensor)}
+
+
+#: What a saved configuration may pass to each network constructor; anything else
+#: (``pretrained``, ``checkpoint_path``, ``pretrained_cfg``, file paths, ...) is refused,
+#: so that loading a model never downloads, reads other files or runs anything but
+#: the architecture it names. ``'timm'`` applies to every timm model name.
+NETWORK_KWARGS = {
+    'd4lensnet': frozenset({'widths', 'depths', 'patch', 'physics', 'group_pool', 'dropout'}),
+    'lensresnet': frozenset({'widths', 'depths', 'dropout', 'stem'}),
+    'lensresnet_s': frozenset({'widths', 'depths', 'dropout', 'stem'}),
+    'timm': frozenset({'drop_rate', 'drop_path_rate', 'drop_block_rate', 'global_pool'}),
+}
+
+
+def _plain_value(value):
+    if isinstance(value, bool | int | float) or value is None:
+        return True
+    if isinstance(value, str):
+        # names such as 'avg' or 'grad'; nothing that looks like a path or URL
+        return len(value) <= 32 and value.replace('_', '').isalnum()
+    if isinstance(value, list | tuple):
+        return all(_plain_value(v) for v in value)
+    return False
+
+
+def check_network_kwargs(backbone, kwargs, *, source):
+    """Check the network arguments of a saved configuration against `NETWORK_KWARGS`.
+
+    Parameters
+    ----------
+    backbone : str
+        Network name (registered in astrolens, or a timm model).
+    kwargs : dict or None
+    source : str
+        File named in the error message.
+
+    Returns
+    -------
+    kwargs : dict
+
+    Raises
+    ------
+    WeightsError
+        If an argument is not on the list for this network (``pretrained``,
+        ``checkpoint_path`` and the like never are) or a value is not a
+        plain number, short name, or list of them.
+    """
+    if kwargs is None:
+        return {}
+    if not isinstance(kwargs, dict):
+        msg = f'{source}: the network arguments must be a JSON object, got {type(kwargs).__name__}'
+        raise WeightsError(msg)
+    allowed = NETWORK_KWARGS.get(backbone, NETWORK_KWARGS['timm'])
+    refused = sorted(str(k) for k in kwargs if k not in allowed)
+    if refused:
+        msg = (f'{source} passes {refused} to the {backbone!r} network; a saved model may only '
+               f'set {sorted(allowed)} (weights come from the .safetensors file, never from '
+               'pretrained downloads, checkpoint paths or other files)')
+        raise WeightsError(msg)
+    bad = sorted(k for k, v in kwargs.items() if not _plain_value(v))
+    if bad:
+        msg = (f'{source} gives {bad} values that are not plain numbers or short names; '
+               'refusing to build the network from them')
+        raise WeightsError(msg)
+    return dict(kwargs)

@@ -10,9 +10,18 @@ For one image:
 3. the network runs over overlapping tiles (overlap >= its receptive field,
    so tiled == untiled) and predicts a "density": intensities on the input's
    per-pixel scale, upsampled;
-4. the result is put back in the input's units: flux per pixel is divided by
-   ``scale**2``; a surface brightness (a unit per solid angle) is not;
+4. the result is put back in the input's units with the model's
+   ``flux_gain_`` (``block_mean(hr) / lr`` of its training pairs, a ratio of
+   sums: ``1/scale**2`` for flux per pixel); a surface brightness (a unit per
+   solid angle) is multiplied by ``scale**2`` more;
 5. the flux is corrected (`astrolens.models._sr_flux.correct_flux`).
+
+Noise-aware networks (``noise_channel``) are told the noise level of the
+input: the median standard deviation of its uncertainty where it has one,
+else a robust estimate from its pixel-to-pixel differences (`noise_level`).
+`check_domain` warns when an input lies outside what the model was trained
+for (pixel scale from the WCS, signal-to-noise ratio), as its configuration
+records under ``domain``.
 
 The functions take the fitted estimator (``model_``, ``scale``, ``name_``,
 ``arch``) as their first argument; `SuperResolver` delegates to them.
@@ -25,16 +34,24 @@ from astropy import units as u
 from astropy.nddata import NDData, StdDevUncertainty
 from scipy import ndimage
 
-from astrolens.io import as_image_array, to_nddata
+from astrolens.io import (
+                          as_image_array,
+                          combine_in_quadrature,
+                          resampled_meta,
+                          restore_type,
+                          to_nddata,
+                          upsample_uncertainty,
+)
 from astrolens.models._sr_flux import correct_flux
 from astrolens.models._tiling import tiled_apply
 from astrolens.version import __version__
 from astrolens.wcs_utils import scale_wcs
 
-__all__ = ['FLUX_MODES', 'bicubic_upscale', 'd4', 'd4_inverse', 'enhance', 'enhance_array',
-           'enhance_batch', 'fill_bad', 'is_surface_brightness', 'norm_params']
+__all__ = ['FLUX_MODES', 'bicubic_upscale', 'check_domain', 'd4', 'd4_inverse', 'enhance',
+           'enhance_array', 'enhance_batch', 'fill_bad', 'is_surface_brightness', 'noise_level',
+           'norm_params', 'uncertainty_sigma']
 
-FLUX_MODES = ('total', 'block', None)
+FLUX_MODES = ('local', 'total', 'block', None)
 
 
 def is_surface_brightness(unit):
@@ -130,12 +147,88 @@ def d4_inverse(x, k):
 
 
 
-def _predict_fn(model, device, *, uncertainty):
+def noise_level(image, bad=None):
+    """Robust noise standard deviation of one image (its good pixels).
+
+    ``1.4826 * MAD / sqrt(2)`` of the differences between neighbouring good
+    pixels, along both axes: smooth structure and a few sources do not
+    count; correlated noise is underestimated.
+    """
+    from astrolens.datasets._degradation import robust_sigma
+
+    image = np.array(image, dtype=np.float64)
+    if bad is not None:
+        image[np.asarray(bad, dtype=bool)] = np.nan
+    return robust_sigma(image)
+
+
+def uncertainty_sigma(uncertainty, bad):
+    """Median standard deviation of an NDData uncertainty over good pixels, or None."""
+    if uncertainty is None:
+        return None
+    try:
+        std = np.asarray(uncertainty.represent_as(StdDevUncertainty).array, dtype=np.float64)
+    except (AttributeError, TypeError, ValueError, NotImplementedError):
+        return None
+    if std.ndim == 0:
+        return float(std) if np.isfinite(std) and std > 0 else None
+    if std.shape != bad.shape:
+        return None
+    values = std[~bad & np.isfinite(std) & (std > 0)]
+    return float(np.median(values)) if values.size else None
+
+
+def check_domain(est, image, bad, *, wcs=None, sigma=None):
+    """Warn (`~astrolens.utils.AstrolensUserWarning`) when an input is outside the model's domain.
+
+    The domain is ``est.config_['domain']``: ``input_pixel_scale_arcsec``
+    (checked against the WCS, when there is one) and ``snr`` (peak signal
+    over the noise level). Models without a recorded domain are not checked.
+
+    Returns
+    -------
+    problems : list of str
+        What was warned about.
+    """
+    import warnings
+
+    from astrolens.utils import AstrolensUserWarning
+
+    domain = (getattr(est, 'config_', None) or {}).get('domain') or {}
+    problems = []
+    scale_range = domain.get('input_pixel_scale_arcsec')
+    if scale_range and wcs is not None and getattr(wcs, 'has_celestial', False):
+        from astropy.wcs.utils import proj_plane_pixel_scales
+
+        pixel = float(np.mean(proj_plane_pixel_scales(wcs.celestial)) * 3600.0)
+        if not scale_range[0] <= pixel <= scale_range[1]:
+            problems.append(f'its pixel scale {pixel:.3g}" is outside the '
+                            f'{scale_range[0]:g}-{scale_range[1]:g}" the model was trained for')
+    snr_range = domain.get('snr')
+    if snr_range:
+        good = image[~bad]
+        sigma = sigma if sigma is not None else noise_level(image, bad)
+        if good.size and sigma > 0:
+            snr = float(np.percentile(good, 99.9) - np.median(good)) / sigma
+            if not snr_range[0] <= snr <= snr_range[1]:
+                problems.append(f'its peak signal-to-noise ratio ~{snr:.3g} is outside the '
+                                f'{snr_range[0]:g}-{snr_range[1]:g} the model was trained for')
+    if problems:
+        msg = (f'this image is outside the domain of the super-resolution model '
+               f'{getattr(est, "name_", "?")!r}: ' + '; '.join(problems)
+               + '; its output there is not validated (see docs/superres.rst)')
+        warnings.warn(msg, AstrolensUserWarning, stacklevel=4)
+    return problems
+
+
+def _predict_fn(model, device, *, uncertainty, noise=None):
     model = model.to(device).eval()
 
     @torch.no_grad()
     def run(batch):
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))[:, None]
+        if noise is not None:
+            x = torch.cat([x, torch.full_like(x, float(noise))], dim=1)
         x = x.to(device)
         if not uncertainty:
             return model(x).cpu().numpy()
@@ -146,7 +239,7 @@ def _predict_fn(model, device, *, uncertainty):
 
 
 def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_size,
-                  uncertainty, progress, flux):
+                  uncertainty, progress, flux, noise=None):
     """Super-resolve one 2-D array in its own units; returns ``(sr, std or None)``.
 
     Parameters
@@ -161,6 +254,9 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
         Whether the unit is per solid angle (the mean, not the sum, is kept).
     tile, overlap, batch_size, uncertainty, progress, flux
         As for `enhance`.
+    noise : float, optional
+        Noise standard deviation of the input (its units), for noise-aware
+        networks; default `noise_level` of the image.
     """
     s = int(est.scale)
     good = ~bad
@@ -168,28 +264,39 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
     offset, spread = norm_params(filled)
     x = ((filled - offset) / spread).astype(np.float32)
     device = est._device()
-    out = tiled_apply(_predict_fn(est.model_, device, uncertainty=uncertainty), x, scale=s,
-                      tile=tile, overlap=overlap, batch_size=batch_size,
+    noise_norm = None
+    if getattr(est.model_, 'noise_channel', False):
+        sigma = noise if noise is not None else noise_level(filled, bad)
+        noise_norm = max(float(sigma) / spread, 1e-6)
+    out = tiled_apply(_predict_fn(est.model_, device, uncertainty=uncertainty, noise=noise_norm),
+                      x, scale=s, tile=tile, overlap=overlap, batch_size=batch_size,
                       channels=2 if uncertainty else 1, progress=progress)
-    area = 1.0 if surface_brightness else 1.0 / (s * s)
+    gain = float(getattr(est, 'flux_gain_', None) or 1.0 / (s * s))
+    area = gain * s * s if surface_brightness else gain
     sr = (out[0].astype(np.float64) * spread + offset) * area
     std = out[1].astype(np.float64) * spread * area if uncertainty else None
     lr_filled = np.where(good, image, 0.0)
     sr, factor = correct_flux(sr, lr_filled, good, scale=s, mode=flux,
-                              surface_brightness=surface_brightness)
+                              surface_brightness=surface_brightness,
+                              smooth=float(getattr(est, 'flux_smooth_', 2.0)))
     if std is not None and factor is not None:
         std = std * np.abs(factor)
     return sr, std
 
 
-def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux, hdu):
+def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux, hdu,
+            bad_bits=None, max_pixels='default'):
     """`SuperResolver.enhance` for a fitted ``est``, with the options checked there."""
     opts = {'tile': int(tile), 'overlap': int(overlap), 'batch_size': int(batch_size),
             'uncertainty': bool(uncertainty), 'flux': flux}
     if isinstance(data, np.ndarray) and data.ndim in (3, 4):
         return enhance_batch(est, data, progress=progress, **opts)
-    nd = to_nddata(data, hdu=hdu)
+    read = {} if max_pixels == 'default' else {'max_pixels': max_pixels}
+    nd = to_nddata(data, hdu=hdu, bad_bits=bad_bits, **read)
     image = np.asarray(nd.data)
+    if image.ndim == 3:
+        # an NDData or FITS cube (bands, y, x): plane by plane, the band axis of its WCS kept
+        return restore_type(_enhance_cube(est, nd, progress=progress, opts=opts), data)
     if image.ndim != 2:
         msg = f'enhance takes one 2-D image or an (N, H, W) array, got shape {image.shape}'
         raise ValueError(msg)
@@ -203,19 +310,58 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
                'convert magnitudes to flux first')
         raise ValueError(msg)
     sb = is_surface_brightness(nd.unit)
-    sr, std = enhance_array(est, image, bad, surface_brightness=sb, progress=progress, **opts)
+    sigma = uncertainty_sigma(nd.uncertainty, bad)
+    check_domain(est, image, bad, wcs=nd.wcs, sigma=sigma)
+    sr, std = enhance_array(est, image, bad, surface_brightness=sb, progress=progress,
+                            noise=sigma, **opts)
     s = int(est.scale)
     up = lambda a: np.repeat(np.repeat(a, s, axis=0), s, axis=1)  # noqa: E731
     sr[up(~finite)] = np.nan
     dtype = np.float32 if image.dtype == np.float32 else np.float64
     mask = up(bad) if bad.any() else None
-    meta = dict(nd.meta or {})
+    # the input's header cards and astrolens entries, rewritten for the finer grid
+    meta = resampled_meta(nd.meta, s, role='SR' if 'role' in (nd.meta or {}) else None)
     meta.update({'sr_model': est.name_, 'sr_version': __version__, 'sr_scale': s,
                  'sr_flux': 'none' if flux is None else flux, 'sr_arch': est.arch})
     wcs = scale_wcs(nd.wcs, s) if nd.wcs is not None else None
-    unc = StdDevUncertainty(std.astype(dtype)) if std is not None else None
-    return NDData(sr.astype(dtype), wcs=wcs, unit=nd.unit, mask=mask, meta=meta,
-                  uncertainty=unc)
+    # the input uncertainty, propagated as a flux-conserving upsampling, plus the network's
+    # own spread (uncertainty=True) in quadrature
+    propagated = upsample_uncertainty(nd.uncertainty, s, surface_brightness=sb, dtype=dtype)
+    unc = combine_in_quadrature(propagated, std, dtype=dtype)
+    return restore_type(NDData(sr.astype(dtype), wcs=wcs, unit=nd.unit, mask=mask, meta=meta,
+                               uncertainty=unc), data)
+
+
+def _enhance_cube(est, nd, *, progress, opts):
+    """Enhance a ``(bands, y, x)`` NDData plane by plane; a 3-D WCS keeps its band axis."""
+    from tqdm.auto import tqdm
+
+    plane_wcs = None
+    if nd.wcs is not None:
+        plane_wcs = nd.wcs.celestial if nd.wcs.naxis == 3 else nd.wcs
+    mask = None if nd.mask is None else np.asarray(nd.mask, dtype=bool)
+    psf = getattr(nd, 'psf', None)
+    outs = []
+    for band in tqdm(range(nd.data.shape[0]), desc='enhance', unit='plane', leave=False,
+                     disable=not progress):
+        unc = None
+        if nd.uncertainty is not None:
+            unc = type(nd.uncertainty)(np.asarray(nd.uncertainty.array)[band])
+        plane = NDData(np.asarray(nd.data)[band], wcs=plane_wcs, unit=nd.unit,
+                       mask=None if mask is None else mask[band], uncertainty=unc,
+                       meta=nd.meta, psf=psf[band] if np.ndim(psf) == 3 else psf)
+        outs.append(enhance(est, plane, progress=False, hdu=None, **opts))
+    masks = [o.mask for o in outs]
+    cube_mask = None
+    if any(m is not None for m in masks):
+        cube_mask = np.stack([np.zeros(outs[0].data.shape, bool) if m is None else m
+                              for m in masks])
+    cube_unc = None
+    if outs[0].uncertainty is not None:
+        cube_unc = type(outs[0].uncertainty)(np.stack([o.uncertainty.array for o in outs]))
+    wcs = scale_wcs(nd.wcs, int(est.scale)) if nd.wcs is not None else None
+    return NDData(np.stack([o.data for o in outs]), wcs=wcs, unit=outs[0].unit, mask=cube_mask,
+                  meta=outs[0].meta, uncertainty=cube_unc)
 
 
 def enhance_batch(est, data, *, progress, **opts):

@@ -5,15 +5,24 @@ Every network maps a normalised low-resolution batch ``(N, 1, h, w)`` to
 ``(N, 1, s*h, s*w)`` on the same intensity scale (a "density": the value a
 pixel would have if it were the size of an input pixel), so a bicubic
 upsampling of the input is already a good answer and the networks learn only
-the residual to it (global bicubic skip). Networks are built by name with
+the residual to it (global bicubic skip).
+
+Noise-aware networks (``noise_channel=True``) are told the noise level: the
+input then has one more channel, the noise standard deviation of every input
+pixel on the normalised scale (from the image's uncertainty, else
+`estimate_noise`); the network sees its logarithm. Given only the image
+channel, such a network estimates a constant noise level itself with
+`estimate_noise`, so callers that know nothing of noise still work. Networks are built by name with
 `create_sr_network`; the name and keyword arguments are what the JSON
 configuration of saved weights records.
 """
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ['SR_ARCHS', 'EDSR', 'SRResNet', 'count_parameters', 'create_sr_network']
+__all__ = ['SR_ARCHS', 'EDSR', 'SRResNet', 'count_parameters', 'create_sr_network',
+           'estimate_noise', 'noise_feature']
 
 # name -> (class, default keyword arguments)
 SR_ARCHS = {
@@ -31,6 +40,26 @@ def _check_scale(scale):
         msg = f'scale must be one of {_SCALES}, got {scale!r}'
         raise ValueError(msg)
     return int(scale)
+
+
+def estimate_noise(x):
+    """Robust noise standard deviation of every image of a batch ``(N, C, h, w)``.
+
+    ``1.4826 * MAD / sqrt(2)`` of the pixel-to-pixel differences along both
+    axes (first channel): insensitive to smooth structure and to a few
+    sources. Returns ``(N, 1, 1, 1)``.
+    """
+    img = x[:, :1]
+    diffs = torch.cat([(img[..., 1:, :] - img[..., :-1, :]).flatten(1),
+                       (img[..., :, 1:] - img[..., :, :-1]).flatten(1)], dim=1)
+    med = diffs.median(dim=1, keepdim=True).values
+    mad = (diffs - med).abs().median(dim=1, keepdim=True).values
+    return (1.4826 / 2 ** 0.5 * mad).view(-1, 1, 1, 1)
+
+
+def noise_feature(sigma):
+    """What a noise-aware network sees of the noise level: ``log10`` of it, bounded."""
+    return torch.log10(sigma.clamp(1e-4, 10.0))
 
 
 class _ResBlock(nn.Module):
@@ -85,10 +114,23 @@ class _SRBase(nn.Module):
         # the same convention as astrolens.wcs_utils.scale_wcs.
         return F.interpolate(x, scale_factor=self.scale, mode='bicubic', align_corners=False)
 
+    def _split(self, x):
+        """The image channels and, for a noise-aware network, the image plus the noise feature."""
+        n_img = self.in_chans
+        if not self.noise_channel:
+            return x, x
+        img = x[:, :n_img]
+        if x.shape[1] > n_img:
+            sigma = x[:, n_img:n_img + 1]
+        else:
+            sigma = estimate_noise(img).expand(-1, 1, *img.shape[-2:])
+        return img, torch.cat([img, noise_feature(sigma)], dim=1)
+
     def forward(self, x):
-        features = self.head(x)
+        img, inputs = self._split(x)
+        features = self.head(inputs)
         features = features + self.body(features)
-        return self._skip(x) + self.tail(self.upsample(features))
+        return self._skip(img) + self.tail(self.upsample(features))
 
 
 class EDSR(_SRBase):
@@ -104,7 +146,10 @@ class EDSR(_SRBase):
     res_scale : float
         Residual scaling inside the blocks (EDSR uses 0.1 for wide bodies).
     in_chans : int
-        Input and output channels.
+        Image channels (input and output).
+    noise_channel : bool
+        Noise-aware: the input carries one more channel, the noise level
+        (see the module docstring).
 
     Attributes
     ----------
@@ -113,10 +158,12 @@ class EDSR(_SRBase):
         on (a bound): tiles must overlap by at least this much.
     """
 
-    def __init__(self, scale=2, *, n_feats=32, n_blocks=8, res_scale=1.0, in_chans=1):
+    def __init__(self, scale=2, *, n_feats=32, n_blocks=8, res_scale=1.0, in_chans=1,
+                 noise_channel=False):
         super().__init__()
         self.scale = _check_scale(scale)
-        self.head = nn.Conv2d(in_chans, n_feats, 3, padding=1)
+        self.in_chans, self.noise_channel = int(in_chans), bool(noise_channel)
+        self.head = nn.Conv2d(in_chans + int(self.noise_channel), n_feats, 3, padding=1)
         self.body = nn.Sequential(*[_ResBlock(n_feats, res_scale) for _ in range(n_blocks)],
                                   nn.Conv2d(n_feats, n_feats, 3, padding=1))
         self.upsample, n_up = _upsampler(n_feats, self.scale)
@@ -135,10 +182,12 @@ class SRResNet(_SRBase):
     comparison is about the body.
     """
 
-    def __init__(self, scale=2, *, n_feats=32, n_blocks=8, in_chans=1):
+    def __init__(self, scale=2, *, n_feats=32, n_blocks=8, in_chans=1, noise_channel=False):
         super().__init__()
         self.scale = _check_scale(scale)
-        self.head = nn.Sequential(nn.Conv2d(in_chans, n_feats, 9, padding=4), nn.PReLU(n_feats))
+        self.in_chans, self.noise_channel = int(in_chans), bool(noise_channel)
+        self.head = nn.Sequential(nn.Conv2d(in_chans + int(self.noise_channel), n_feats, 9,
+                                            padding=4), nn.PReLU(n_feats))
         self.body = nn.Sequential(*[_BNResBlock(n_feats) for _ in range(n_blocks)],
                                   nn.Conv2d(n_feats, n_feats, 3, padding=1),
                                   nn.BatchNorm2d(n_feats))
@@ -164,7 +213,7 @@ def create_sr_network(arch, scale, **kwargs):
     scale : {2, 3, 4}
     **kwargs
         Override the defaults of the architecture (``n_feats``,
-        ``n_blocks``, ...).
+        ``n_blocks``, ``noise_channel``, ...).
 
     Returns
     -------

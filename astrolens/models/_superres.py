@@ -57,10 +57,14 @@ class SuperResolver:
         classifier name or saved path; None drops the feature term),
         ``pixel_weight``, ``perceptual_weight``, ``adversarial_weight``,
         ``discriminator_lr``, ``discriminator_width``.
-    flux : {'total', 'block', None}, optional
-        Flux correction of `enhance`: ``'total'`` keeps the total flux (mean
-        surface brightness), ``'block'`` makes every ``scale x scale`` block
-        consistent with its input pixel, None leaves the network output.
+    flux : {'local', 'total', 'block', None}, optional
+        Flux correction of `enhance`: ``'local'`` (default) keeps every
+        source's flux by a smoothed back-projection (the output summed back
+        onto the input grid reproduces the input above the noise, with no
+        block pattern) and the total exactly; ``'total'`` only rescales the
+        total flux (mean surface brightness); ``'block'`` makes every ``scale
+        x scale`` block consistent with its input pixel; None leaves the
+        network output.
     device : str, optional
         ``'auto'`` (CUDA when available), ``'cpu'``, ``'cuda'``, ...
     seed : int, optional
@@ -73,8 +77,13 @@ class SuperResolver:
     model_ : `torch.nn.Module`
         The trained network (after `fit`, `load` or `from_pretrained`).
     flux_gain_ : float
-        ``block_mean(hr) / lr`` of the training pairs (``1/scale**2`` for
-        flux per pixel); used to put targets on the input's intensity scale.
+        ``sum(block_mean(hr)) / sum(lr)`` of the training pairs, a ratio of
+        sums (``1/scale**2`` for flux per pixel); puts targets on the
+        input's intensity scale in training and outputs back on it in
+        `enhance`.
+    flux_smooth_ : float
+        Smoothing (input pixels) of ``flux='local'``; 2 unless the
+        configuration says otherwise (``flux_smooth``).
     history_ : list of dict
         Per-epoch training record.
     config_ : dict
@@ -87,7 +96,7 @@ class SuperResolver:
     >>> hi = sr.enhance('cutout.fits')                       # doctest: +SKIP
     """
 
-    def __init__(self, scale=2, *, arch='edsr-s', arch_kwargs=None, loss='l1', flux='total',
+    def __init__(self, scale=2, *, arch='edsr-s', arch_kwargs=None, loss='l1', flux='local',
                  device='auto', seed=0, learning_rate=1e-3, gan=None):
         self.scale = scale
         self.arch = arch
@@ -351,7 +360,7 @@ class SuperResolver:
 
     # ------------------------------------------------------------------ inference
     def enhance(self, data, *, tile=512, overlap=None, batch_size=1, uncertainty=False,
-                progress=True, flux='default', hdu=None):
+                progress=True, flux='default', hdu=None, bad_bits=None, max_pixels='default'):
         """Super-resolve an image (or a batch of arrays).
 
         Parameters
@@ -375,21 +384,30 @@ class SuperResolver:
             (8x slower).
         progress : bool, optional
             Show a progress bar over tiles (or batch images).
-        flux : {'total', 'block', None}, optional
+        flux : {'local', 'total', 'block', None}, optional
             Override the estimator's ``flux`` setting for this call.
-        hdu : int or str, optional
+        hdu : int, str or (str, int), optional
             Extension to read, for a FITS file or ``HDUList`` with several.
+        bad_bits, max_pixels : optional
+            For FITS input: the mask planes that make a pixel bad and the
+            largest image read (see `astrolens.io.read_fits`).
 
         Returns
         -------
         enhanced : `~astropy.nddata.NDData` or `~numpy.ndarray`
-            For one image: ``NDData`` with ``scale`` x more pixels per axis,
-            the WCS rescaled (`astrolens.wcs_utils.scale_wcs`), the same
-            unit, the mask upsampled (input NaNs stay NaN there, and only
-            there), ``meta`` kept plus the provenance (``sr_model``,
-            ``sr_version``, ``sr_scale``, ``sr_flux``). For a batch: an
-            array ``(N, scale*H, scale*W)``, or ``(array, std)`` with
-            ``uncertainty=True``.
+            For one image: ``NDData`` (``CCDData`` for a ``CCDData`` input)
+            with ``scale`` x more pixels per axis, the WCS rescaled
+            (`astrolens.wcs_utils.scale_wcs`), the same unit, the mask
+            upsampled (input NaNs stay NaN there, and only there), the
+            input's uncertainty propagated
+            (`astrolens.io.upsample_uncertainty`, combined in quadrature
+            with the symmetry spread when ``uncertainty=True``), ``meta``
+            rewritten for the finer grid (`astrolens.io.resampled_meta`) plus
+            the provenance (``sr_model``, ``sr_version``, ``sr_scale``,
+            ``sr_flux``). A 3-D NDData or FITS image is a ``(bands, y, x)``
+            cube, enhanced plane by plane with its 3-D WCS kept. For an
+            array batch: an array ``(N, scale*H, scale*W)``, or
+            ``(array, std)`` with ``uncertainty=True``.
         """
         self._check_fitted()
         flux = self.flux if flux == 'default' else flux
@@ -404,7 +422,8 @@ class SuperResolver:
             raise ValueError(msg)
         return _sr_inference.enhance(self, data, tile=tile, overlap=overlap,
                                      batch_size=batch_size, uncertainty=uncertainty,
-                                     progress=progress, flux=flux, hdu=hdu)
+                                     progress=progress, flux=flux, hdu=hdu, bad_bits=bad_bits,
+                                     max_pixels=max_pixels)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, lr, hr, *, surface_brightness=False, tile=512, batch_size=2,
@@ -470,6 +489,7 @@ class SuperResolver:
             'normalization': {'method': 'flux', 'per': 'image', 'offset': 'median',
                               'scale': '99.5th percentile above the median'},
             'flux_gain': self.flux_gain_,
+            'flux_smooth': float(getattr(self, 'flux_smooth_', 2.0)),
             'receptive_field': int(self.model_.receptive_field),
             'n_parameters': count_parameters(self.model_),
         }
@@ -524,10 +544,11 @@ class SuperResolver:
         model.eval()
         est.model_ = model
         est.flux_gain_ = gain
+        est.flux_smooth_ = float(config.get('flux_smooth', 2.0))
         est.name_ = config.get('name') or f'{est.arch}-x{est.scale}'
         est.history_ = (config.get('training') or {}).get('history', [])
         est.config_ = {k: v for k, v in config.items()
-                       if k in ('training', 'pretraining', 'data', 'command', 'metrics',
+                       if k in ('training', 'pretraining', 'data', 'command', 'metrics', 'domain',
                                 'description')}
         return est
 

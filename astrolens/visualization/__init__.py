@@ -1,6 +1,12 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
-"""Plots with matplotlib: ROC curves and confusion matrices of the classifier."""
+"""Plots with matplotlib: ROC curves, confusion matrices and reliability diagrams of the
+classifier.
+"""
 
-from astrolens.visualization._classification import plot_confusion_matrix, plot_roc
+from astrolens.visualization._classification import (
+    plot_confusion_matrix,
+    plot_reliability_diagram,
+    plot_roc,
+)
 
-__all__ = ['plot_confusion_matrix', 'plot_roc']
+__all__ = ['plot_confusion_matrix', 'plot_reliability_diagram', 'plot_roc']

@@ -1,11 +1,11 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
-"""ROC curves and confusion matrices of a classifier."""
+"""ROC curves, confusion matrices and reliability diagrams of a classifier."""
 
 import numpy as np
 
-from astrolens.metrics import auc, multiclass_roc
+from astrolens.metrics import auc, expected_calibration_error, multiclass_roc, reliability_curve
 
-__all__ = ['plot_confusion_matrix', 'plot_roc']
+__all__ = ['plot_confusion_matrix', 'plot_reliability_diagram', 'plot_roc']
 
 
 def _axes(ax):
@@ -100,4 +100,49 @@ def plot_confusion_matrix(cm, classes=None, *, ax=None, normalize=False, cmap='B
                     color='white' if shown[i, j] > threshold else 'black')
     ax.set(xticks=range(n), yticks=range(n), xticklabels=names, yticklabels=names,
            xlabel='Predicted class', ylabel='True class', title='Confusion matrix')
+    return ax
+
+
+def plot_reliability_diagram(y_true, proba, *, n_bins=15, ax=None, label=None, show_counts=True):
+    """Accuracy against confidence of the top-1 prediction, beside perfect calibration.
+
+    Each bin of confidence is drawn as a marker at (mean confidence,
+    accuracy); bins above the diagonal are under-confident, below it
+    over-confident. The expected calibration error is in the legend.
+
+    Parameters
+    ----------
+    y_true : array-like of int
+        ``(N,)`` true class indices.
+    proba : array-like
+        ``(N, n_classes)`` predicted probabilities (``predict_proba``).
+    n_bins : int, optional
+        Equal-width confidence bins (see `astrolens.metrics.reliability_curve`).
+    ax : `~matplotlib.axes.Axes`, optional
+    label : str, optional
+        Legend label of the curve (the ECE is appended).
+    show_counts : bool, optional
+        Also draw the fraction of images per bin as bars.
+
+    Returns
+    -------
+    ax : `~matplotlib.axes.Axes`
+    """
+    ax = _axes(ax)
+    curve = reliability_curve(y_true, proba, n_bins=n_bins)
+    ece = expected_calibration_error(y_true, proba, n_bins=n_bins)
+    filled = curve['count'] > 0
+    edges = curve['edges']
+    if show_counts:
+        ax.bar(edges[:-1], curve['count'] / curve['count'].sum(), width=np.diff(edges),
+               align='edge', color='0.85', edgecolor='0.6', label='fraction of images')
+    ax.plot([0, 1], [0, 1], ls='--', color='0.4', lw=1, label='perfect calibration')
+    text = f'ECE = {100 * ece:.2f}%'
+    ax.plot(curve['confidence'][filled], curve['accuracy'][filled], marker='o',
+            label=f'{label} ({text})' if label else text)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel('confidence (largest probability)')
+    ax.set_ylabel('accuracy')
+    ax.legend(loc='upper left', fontsize='small')
     return ax

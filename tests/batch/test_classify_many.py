@@ -1,3 +1,5 @@
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 from astropy.table import Table
@@ -22,14 +24,15 @@ def images(tmp_path):
     folder = tmp_path / 'in'
     folder.mkdir()
     paths = []
-    for i, size in enumerate((64, 64, 72, 64)):
+    # at least the model's 84 px field at its 0.05"/px (FITS files are resampled by their WCS)
+    for i, size in enumerate((96, 96, 100, 96)):
         yy, xx = np.mgrid[:size, :size] - size / 2
         ring = 50 * np.exp(-0.5 * ((np.hypot(yy, xx) - 12) / 2) ** 2)
         image = rng.poisson(5 + ring).astype(np.float32)
         path = folder / f'lens{i}.fits'
         write_fits((image, make_wcs((size, size), 0.05)), path)
         paths.append(path)
-    np.save(folder / 'lens4.npy', rng.poisson(5, (64, 64)).astype(np.float32))
+    np.save(folder / 'lens4.npy', rng.poisson(5, (96, 96)).astype(np.float32))
     paths.append(folder / 'lens4.npy')
     return paths
 
@@ -42,16 +45,20 @@ def test_rows_and_probabilities_match_predict_proba(client, clf, images, tmp_pat
                           progress=False)
     files = sorted(images + [bad])
     assert list(table['input']) == [str(p) for p in files]
-    assert table.colnames == ['input', 'class', 'p_no', 'p_cdm', 'p_vortex', 'status',
-                              'seconds', 'error', 'worker']
+    assert table.colnames == ['input', 'class', 'p_no', 'p_cdm', 'p_vortex', 'outlier',
+                              'outlier_score', 'status', 'seconds', 'error', 'worker']
     for row, path in zip(table, files, strict=True):
         if path == bad:
             assert row['status'] == 'failed' and row['class'] == ''
             assert 'too small' in row['error'] and np.isnan(row['p_no'])
             continue
-        expected = clf.predict_proba([path])[0]
+        with pytest.warns(UserWarning) if path.suffix == '.npy' else nullcontext():
+            expected, score = clf.predict_proba([path], return_outlier_score=True)
+        expected = expected[0]
         got = np.array([row['p_no'], row['p_cdm'], row['p_vortex']])
         np.testing.assert_allclose(got, expected, atol=1e-5)
+        assert row['outlier_score'] == pytest.approx(score[0], rel=1e-5)
+        assert row['outlier'] == (score[0] > clf.outlier_threshold_)
         assert row['status'] == 'done' and row['error'] == ''
         assert row['class'] == clf.classes_[int(np.argmax(expected))]
     written = Table.read(output, format='ascii.ecsv')

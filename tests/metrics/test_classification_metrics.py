@@ -80,3 +80,39 @@ def test_classification_report_is_json_ready():
 def test_labels_out_of_range_are_refused():
     with pytest.raises(ValueError, match=r'integers in \[0, 3\)'):
         roc_auc([0, 1, 3], np.full((3, 3), 1 / 3))
+
+
+def test_ece_of_a_hand_computed_example():
+    from astrolens.metrics import expected_calibration_error, reliability_curve
+
+    # two bins used: confidence 0.6 (3 images, 2 right) and 0.9 (1 image, right)
+    proba = np.array([[0.6, 0.4], [0.6, 0.4], [0.6, 0.4], [0.1, 0.9]])
+    y = np.array([0, 0, 1, 1])
+    curve = reliability_curve(y, proba, n_bins=10)
+    filled = curve['count'] > 0
+    np.testing.assert_allclose(curve['confidence'][filled], [0.6, 0.9])
+    np.testing.assert_allclose(curve['accuracy'][filled], [2 / 3, 1.0])
+    np.testing.assert_array_equal(curve['count'][filled], [3, 1])
+    # weighted by the counts: (3 * |2/3 - 0.6| + 1 * |1.0 - 0.9|) / 4
+    assert expected_calibration_error(y, proba, n_bins=10) == pytest.approx(0.075)
+
+
+def test_ece_is_small_for_calibrated_and_large_for_overconfident_probabilities():
+    from astrolens.metrics import expected_calibration_error
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(20000, 3)) * 2
+    proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    y = (rng.random(20000)[:, None] > np.cumsum(proba, 1)).sum(1)  # labels drawn from proba
+    assert expected_calibration_error(y, proba) < 0.01
+    sharp = np.exp(3 * logits) / np.exp(3 * logits).sum(1, keepdims=True)
+    assert expected_calibration_error(y, sharp) > 0.1
+
+
+def test_classification_report_includes_ece_and_bins_are_checked():
+    from astrolens.metrics import classification_report, reliability_curve
+
+    proba = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+    assert 0 <= classification_report([0, 1, 2], proba)['ece'] <= 1
+    with pytest.raises(ValueError, match='n_bins must be a positive integer'):
+        reliability_curve([0, 1, 2], proba, n_bins=0)

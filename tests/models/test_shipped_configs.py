@@ -8,7 +8,8 @@ import pytest
 from astrolens.models.pretrained import available_models, model_files
 
 # absolute POSIX paths, home folders and Windows drives: meaningless on another machine
-_MACHINE_PATH = re.compile(r'(?:^|[\s="\'])(?:/(?:work|home|tmp|root|Users|mnt|data)\b|~/|[A-Za-z]:\\)')
+_MACHINE_PATH = re.compile(
+    r'(?:^|[\s="\'])(?:/(?:work|home|tmp|root|Users|mnt|data)\b|~/|[A-Za-z]:\\)')
 
 
 def _strings(value):

@@ -49,3 +49,22 @@ def test_plot_confusion_matrix_normalised_rows():
     with pytest.raises(ValueError, match='square'):
         plot_confusion_matrix([[1, 2, 3]])
     plt.close('all')
+
+
+def test_plot_reliability_diagram_draws_bins_diagonal_and_ece(scores):
+    from astrolens.metrics import expected_calibration_error, reliability_curve
+    from astrolens.visualization import plot_reliability_diagram
+
+    fig, ax = plt.subplots()
+    out = plot_reliability_diagram(*scores, ax=ax, n_bins=5, label='model')
+    assert out is ax
+    curve = reliability_curve(*scores, n_bins=5)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    ece = expected_calibration_error(*scores, n_bins=5)
+    points = lines[f'model (ECE = {100 * ece:.2f}%)']
+    filled = curve['count'] > 0
+    np.testing.assert_allclose(points.get_xdata(), curve['confidence'][filled])
+    np.testing.assert_allclose(points.get_ydata(), curve['accuracy'][filled])
+    np.testing.assert_allclose(lines['perfect calibration'].get_xdata(), [0, 1])
+    assert len(ax.patches) == 5  # one bar per bin
+    plt.close(fig)

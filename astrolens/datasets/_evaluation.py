@@ -1,0 +1,263 @@
+# Licensed under a 3-clause BSD style license - see LICENSE
+"""Held-out evaluation sets for super-resolution, and the aperture-flux metric.
+
+Every set here is kept out of training (see `astrolens.datasets._sources`):
+
+- `hst_eval_pairs`: the real HST images of ``HST_EVAL`` degraded by fixed
+  recipes (`EVAL_RECIPES`) -- unseen sources, degradations inside the
+  training ranges;
+- `hdf_right_pairs`: crops of the right half of the Hubble Deep Field
+  degraded by `UNSEEN_RECIPE` (an elliptical PSF and noise correlated over 2
+  pixels: no preset draws either) -- unseen source *and* degradation;
+- `drawn_lens_pairs`: fresh drawn-scene lenses (a seed no training pool
+  uses), degraded by random ``deeplense-x2`` recipes;
+- `hsc_hst_real_pair`: the real HSC i-band image and its real HST F814W
+  image, registered onto an exact x3 grid and put on the HSC photometric
+  scale;
+- `ground_pairs`: real SDSS r / KiDS r images of the same galaxies, the
+  KiDS image resampled onto the x2 grid of SDSS and registered by content.
+
+`aperture_flux_errors` measures fluxes in circular apertures on the sources
+found in the truth (photutils).
+"""
+
+import numpy as np
+
+from astrolens.datasets._degradation import Recipe, degrade, draw_recipe, rebin, robust_sigma
+from astrolens.datasets._sources import draw_lens_scene, hdf_half, load_hst_images, shared_real
+
+__all__ = ['EVAL_RECIPES', 'UNSEEN_RECIPE', 'aperture_flux_errors', 'drawn_lens_pairs',
+           'ground_pairs', 'hdf_right_pairs', 'hsc_hst_real_pair', 'hst_eval_pairs']
+
+#: Fixed x2 recipes for the held-out real HST images ("fwhm_ratio" = LR FWHM / target FWHM).
+EVAL_RECIPES = {
+    'gauss-r2.0-snr100-skysub': {'psf_kind': 'gaussian', 'fwhm_ratio': 2.0, 'snr': 100.0,
+                                 'sky_subtracted': True},
+    'moffat-r1.6-snr30-sky-corr': {'psf_kind': 'moffat', 'moffat_beta': 3.0,
+                                   'fwhm_ratio': 1.6, 'snr': 30.0, 'sky_subtracted': False,
+                                   'correlation_fwhm': 1.0},
+}
+#: An x2 degradation no preset draws: elliptical PSF (axis ratio 0.6) and noise correlated
+#: over 2 LR pixels (training: at most 1.6), sky subtracted.
+UNSEEN_RECIPE = {'psf_kind': 'gaussian', 'fwhm_ratio': 2.2, 'psf_axis_ratio': 0.6,
+                 'psf_angle': 30.0, 'snr': 200.0, 'sky_subtracted': True,
+                 'correlation_fwhm': 2.0}
+
+
+def _recipe(spec, *, scale, native):
+    spec = dict(spec)
+    ratio = spec.pop('fwhm_ratio')
+    target = float(native)
+    return Recipe(scale=scale, pixel_ratio=float(scale), target_fwhm=target,
+                  lr_fwhm=max(target * ratio, 1.2 * scale), read_fraction=0.3, sky_sigmas=20.0,
+                  **spec)
+
+
+def hst_eval_pairs(*, scale=2, seed=2024, recipes=None):
+    """The held-out real HST images degraded by each of ``recipes`` (default `EVAL_RECIPES`).
+
+    Returns
+    -------
+    pairs : list of dict
+        ``{'name', 'recipe', 'lr', 'hr', 'sigma'}``; empty when ``../shared/real`` is absent.
+    """
+    out = []
+    recipes = EVAL_RECIPES if recipes is None else recipes
+    for k, im in enumerate(load_hst_images('eval')):
+        for j, (rname, spec) in enumerate(recipes.items()):
+            rng = np.random.default_rng([seed, k, j])
+            recipe = _recipe(spec, scale=scale, native=im.fwhm_pixels)
+            pair = degrade(im.data, recipe, rng=rng, native_fwhm=im.fwhm_pixels, margin=2)
+            out.append({'name': im.name, 'recipe': rname, 'lr': pair.lr, 'hr': pair.hr,
+                        'sigma': pair.sigma})
+    return out
+
+
+def hdf_right_pairs(n=12, *, seed=2024, size=96, recipe=None):
+    """Crops of the right half of the Hubble Deep Field, degraded x2 by ``recipe``.
+
+    Default `UNSEEN_RECIPE`; the LR crops are ``size`` pixels on a side.
+    """
+    image = hdf_half('right')
+    rng = np.random.default_rng(seed)
+    out = []
+    spec = UNSEEN_RECIPE if recipe is None else recipe
+    hr_size = 2 * (size + 4)
+    for i in range(n):
+        r = int(rng.integers(0, image.shape[0] - hr_size + 1))
+        c = int(rng.integers(0, image.shape[1] - hr_size + 1))
+        crop = image[r:r + hr_size, c:c + hr_size]
+        pair = degrade(crop, _recipe(spec, scale=2, native=2.0), rng=rng, native_fwhm=2.0,
+                       margin=1)
+        out.append({'name': f'hdf-right-{i}', 'recipe': 'unseen', 'lr': pair.lr,
+                    'hr': pair.hr, 'sigma': pair.sigma})
+    return out
+
+
+def drawn_lens_pairs(n=50, *, seed=2024, num_pix=96):
+    """Fresh drawn-scene lenses (0.05"/px) degraded by random ``deeplense-x2`` recipes."""
+    rng = np.random.default_rng([seed, 31])
+    out = []
+    for i in range(n):
+        scene = draw_lens_scene(rng, num_pix=num_pix + 8)
+        recipe = draw_recipe(rng, preset='deeplense-x2', native_fwhm=1.0,
+                             overrides={'mask_fraction': 0.0, 'n_cosmic': 0})
+        pair = degrade(scene * 100.0, recipe, rng=rng, native_fwhm=1.0, margin=1)
+        out.append({'name': f'lens-{i}', 'recipe': 'deeplense-x2 draw', 'lr': pair.lr,
+                    'hr': pair.hr, 'sigma': pair.sigma})
+    return out
+
+
+def hsc_hst_real_pair(*, band=2):
+    """The real HSC (band ``band``, default i) / HST F814W pair of COSMOS, x3 registered.
+
+    The HST image is registered and resampled onto the exact x3 grid of the
+    HSC image (`astrolens.preprocessing.register_pair`), then scaled to the
+    HSC photometric scale by a ratio of sums over the HST footprint.
+
+    Returns
+    -------
+    pair : dict or None
+        ``{'name', 'lr', 'hr', 'shift'}`` (``hr`` NaN outside the HST
+        footprint); None when ``../shared/real`` is absent.
+    """
+    from astropy.io import fits
+    from astropy.nddata import NDData
+    from astropy.wcs import WCS
+
+    from astrolens.preprocessing import register_pair
+
+    root = shared_real()
+    if root is None or not (root / 'hsc_hst_cosmos' / 'Cut_HSC.fits').is_file():
+        return None
+    with fits.open(root / 'hsc_hst_cosmos' / 'Cut_HSC.fits') as f:
+        hsc = np.asarray(f[0].data[band], dtype=np.float64)
+        wcs_hsc = WCS(f[0].header).celestial
+    with fits.open(root / 'hsc_hst_cosmos' / 'Cut_HST.fits') as f:
+        hst = np.asarray(f[0].data, dtype=np.float64)
+        wcs_hst = WCS(f[0].header).celestial
+    psf_hsc = np.asarray(fits.getdata(root / 'hsc_hst_cosmos' / 'PSF_HSC.fits')[band],
+                         dtype=np.float64)
+    psf_hst = np.asarray(fits.getdata(root / 'hsc_hst_cosmos' / 'PSF_HST.fits'), dtype=np.float64)
+    pair = register_pair(NDData(hsc, wcs=wcs_hsc), NDData(hst, wcs=wcs_hst), factor=3,
+                         lr_psf=psf_hsc, hr_psf=psf_hst)
+    lr = np.asarray(pair.lr.data, dtype=np.float64)
+    hr = np.asarray(pair.hr.data, dtype=np.float64)
+    footprint = np.isfinite(hr)
+    blocks = footprint.reshape(lr.shape[0], 3, lr.shape[1], 3).all(axis=(1, 3))
+    hr_sum = np.nansum(hr.reshape(lr.shape[0], 3, lr.shape[1], 3), axis=(1, 3))
+    lr_med = np.median(lr[blocks])
+    hr_med = np.median(hr_sum[blocks])
+    gain = np.sum(lr[blocks] - lr_med) / np.sum(hr_sum[blocks] - hr_med)
+    truth = (hr - hr_med / 9.0) * gain + lr_med / 9.0
+    return {'name': 'COSMOS HSC i / HST F814W', 'lr': lr, 'hr': truth,
+            'shift': tuple(float(v) for v in pair.shift)}
+
+
+def ground_pairs():
+    """Real SDSS r (LR) / KiDS r (truth on the x2 SDSS grid) pairs, registered by content.
+
+    KiDS (0.2"/px) is resampled onto 0.198"/px (half the SDSS 0.396"),
+    aligned to the bicubic upsampling of SDSS by phase correlation, and put
+    on the SDSS photometric scale by a ratio of sums over the overlap.
+
+    Returns
+    -------
+    pairs : list of dict
+        ``{'name', 'lr', 'hr', 'shift'}``; ``hr`` NaN where KiDS does not
+        cover. Empty when ``../shared/real`` is absent.
+    """
+    from astropy.io import fits
+    from scipy import ndimage
+    from skimage.registration import phase_cross_correlation
+
+    from astrolens.models._sr_inference import bicubic_upscale
+
+    root = shared_real()
+    if root is None:
+        return []
+    folder = root / 'more' / 'ground_pairs'
+    out = []
+    for sdss_path in sorted(folder.glob('profit_sdss_r_*.fits')):
+        kids_path = folder / sdss_path.name.replace('sdss', 'kids')
+        if not kids_path.is_file():
+            continue
+        sdss = np.nan_to_num(np.asarray(fits.getdata(sdss_path), dtype=np.float64))
+        kids = np.nan_to_num(np.asarray(fits.getdata(kids_path), dtype=np.float64))
+        kids = rebin(kids, 0.198 / 0.2)     # onto 0.198"/px
+        bic = bicubic_upscale(sdss, 2)
+        # place the KiDS image on the SR grid: centres first, then the residual shift
+        canvas = np.full(bic.shape, np.nan)
+        dy = (bic.shape[0] - kids.shape[0]) // 2
+        dx = (bic.shape[1] - kids.shape[1]) // 2
+        ys, xs = slice(max(dy, 0), max(dy, 0) + min(kids.shape[0], bic.shape[0])), \
+            slice(max(dx, 0), max(dx, 0) + min(kids.shape[1], bic.shape[1]))
+        ks = slice(max(-dy, 0), max(-dy, 0) + (ys.stop - ys.start)), \
+            slice(max(-dx, 0), max(-dx, 0) + (xs.stop - xs.start))
+        canvas[ys, xs] = kids[ks]
+        cover = np.isfinite(canvas)
+        filled = np.where(cover, canvas, np.median(kids))
+        shift, _, _ = phase_cross_correlation(bic * cover, filled * cover, upsample_factor=20,
+                                              normalization=None)
+        moved = ndimage.shift(filled, shift, order=3, mode='nearest')
+        moved_cover = ndimage.shift(cover.astype(float), shift, order=1) > 0.99
+        truth = np.where(moved_cover, moved, np.nan)
+        # photometric scale from the LR grid: 2x2 sums of the truth against SDSS
+        blocks = moved_cover.reshape(sdss.shape[0], 2, sdss.shape[1], 2).all(axis=(1, 3)) \
+            if bic.shape == (2 * sdss.shape[0], 2 * sdss.shape[1]) else None
+        sums = np.nansum(truth.reshape(sdss.shape[0], 2, sdss.shape[1], 2), axis=(1, 3))
+        a_med, k_med = np.median(sdss[blocks]), np.median(sums[blocks])
+        gain = np.sum(sdss[blocks] - a_med) / np.sum(sums[blocks] - k_med)
+        truth = (truth - k_med / 4.0) * gain + a_med / 4.0
+        out.append({'name': sdss_path.stem.replace('profit_sdss_r_', ''), 'lr': sdss,
+                    'hr': truth, 'shift': tuple(float(v) for v in shift)})
+    return out
+
+
+def aperture_flux_errors(pred, truth, *, radius, n_max=10, nsigma=5.0, positions=None,
+                         min_snr=20.0):
+    """Relative aperture-flux errors of ``pred`` on the sources of ``truth``.
+
+    Sources are found in ``truth`` (photutils segmentation above ``nsigma``
+    times its robust noise, at least 10 pixels); circular apertures of
+    ``radius`` pixels on the ``n_max`` brightest, or on ``positions``
+    (``(x, y)`` pairs) when given. Both images have the truth's median
+    subtracted first. Sources whose truth aperture flux is below ``min_snr``
+    times the noise in the aperture (the truth's robust noise level) are
+    left out: their relative error measures the truth's noise.
+
+    Returns
+    -------
+    errors : `~numpy.ndarray`
+        ``(flux_pred - flux_truth) / flux_truth`` per source (may be empty).
+    """
+    from photutils.aperture import CircularAperture, aperture_photometry
+    from photutils.segmentation import SourceCatalog, detect_sources
+
+    truth = np.asarray(truth, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    good = np.isfinite(truth) & np.isfinite(pred)
+    med = np.median(truth[good])
+    t = np.where(good, truth - med, 0.0)
+    p = np.where(good, pred - med, 0.0)
+    sigma = robust_sigma(np.where(good, truth, np.nan))
+    if positions is None:
+        if not sigma > 0:
+            sigma = 1e-3 * float(np.max(np.abs(t)) or 1.0)
+        segm = detect_sources(t, nsigma * sigma, n_pixels=10)
+        if segm is None:
+            return np.array([])
+        cat = SourceCatalog(t, segm)
+        order = np.argsort(np.nan_to_num(cat.segment_flux))[::-1][:n_max]
+        pos = np.array([(cat.x_centroid[i], cat.y_centroid[i]) for i in order])
+    else:
+        pos = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
+    inside = ((pos[:, 0] > radius) & (pos[:, 1] > radius)
+              & (pos[:, 0] < t.shape[1] - radius) & (pos[:, 1] < t.shape[0] - radius))
+    if not inside.any():
+        return np.array([])
+    apertures = CircularAperture(pos[inside], r=radius)
+    ft = np.asarray(aperture_photometry(t, apertures)['aperture_sum'], dtype=np.float64)
+    fp = np.asarray(aperture_photometry(p, apertures)['aperture_sum'], dtype=np.float64)
+    keep = ft > max(min_snr * sigma * np.sqrt(np.pi) * radius, 0.0)
+    return (fp[keep] - ft[keep]) / ft[keep]

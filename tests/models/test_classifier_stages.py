@@ -1,0 +1,54 @@
+"""Staged training: each stage resumes from committed weights and commits only better ones."""
+
+import json
+
+import pytest
+import torch
+
+from astrolens.models import LensClassifier
+from astrolens.models._stages import train_classifier_stage
+
+SMALL = {'model': 'model_ii', 'minutes': 0.02, 'batch_size': 6, 'steps_per_epoch': 2,
+         'val_per_class': 8, 'calib_per_class': 8,
+         'network': {'backbone_kwargs': {'widths': [8, 12], 'depths': [1, 1], 'patch': 2}}}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_a_stage_records_itself_and_the_next_commits_only_better_weights(tmp_path, monkeypatch):
+    out = tmp_path / 'model'
+    first = train_classifier_stage(out=out, seed=1, command='astrolens train ... (1)', **SMALL)
+    assert first['committed'] and first['baseline_validation'] is None
+    config = json.loads((tmp_path / 'model.json').read_text())
+    (stage,) = config['stages']
+    assert stage['command'] == 'astrolens train ... (1)'
+    assert stage['images_seen'] == len(stage['learning_curve']) * 2 * 6 > 0
+    assert {'images_seen', 'minutes', 'val_accuracy'} <= set(stage['learning_curve'][0])
+    assert config['instrument']['pixel_scale'] == pytest.approx(0.101, abs=1e-3)
+    assert config['outliers']['threshold'] > 0
+    weights = (tmp_path / 'model.safetensors').read_bytes()
+
+    # the weights at `out` score perfectly: a new stage cannot beat them and writes nothing
+    real_evaluate = LensClassifier.evaluate
+    calls = []
+
+    def evaluate(self, X, y=None):
+        report = real_evaluate(self, X, y)
+        calls.append(report)
+        if len(calls) == 1:
+            report = {**report, 'accuracy': 1.0, 'auc_macro': 1.0}
+        return report
+
+    monkeypatch.setattr(LensClassifier, 'evaluate', evaluate)
+    second = train_classifier_stage(out=out, init=out, seed=2, command='(2)', **SMALL)
+    assert not second['committed']
+    assert second['baseline_validation'] == {'accuracy': 1.0, 'auc_macro': 1.0}
+    assert (tmp_path / 'model.safetensors').read_bytes() == weights
+    assert len(json.loads((tmp_path / 'model.json').read_text())['stages']) == 1
+    assert second['init'] == str(out) and second['images_seen'] > 0
