@@ -103,11 +103,16 @@ def _on_model_grid(nddata, target, source):
     data = nddata.data
     wcs = getattr(nddata, 'wcs', None)
     if target is None or wcs is None or not getattr(wcs, 'has_celestial', False) or \
-            np.ndim(data) != 2:
+            np.ndim(data) not in (2, 3):
         return data
     mask = getattr(nddata, 'mask', None)
     if mask is not None and np.any(mask):
         data = np.where(np.asarray(mask, dtype=bool), np.nan, data)
+    if np.ndim(data) == 3:
+        # a cube (band, y, x): every plane on the model's grid through the celestial axes
+        return np.stack([resample_to_model(plane, wcs, pixel_scale=target[0], shape=target[1],
+                                           source=f'{source}, plane {k}')
+                         for k, plane in enumerate(data)])
     return resample_to_model(data, wcs, pixel_scale=target[0], shape=target[1], source=source)
 
 
