@@ -41,7 +41,6 @@ __all__ = ['RANGES', 'REAL_PSFS', 'DegradedPair', 'Recipe', 'degrade', 'draw_rec
 _FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
 # The shared data folder beside the checkout (``../shared/real``); None when absent.
-_SHARED_REAL = Path(__file__).resolve().parents[3] / 'shared' / 'real'
 
 #: Ranges of `draw_recipe` per preset. FWHMs are in *target* pixels; ``snr`` is
 #: the peak signal-to-noise ratio of the LR image (drawn log-uniformly);
@@ -262,7 +261,14 @@ def real_psf(name, fwhm, *, root=None):
         raise ValueError(msg)
     key = (name, str(root))
     if key not in _PSF_CACHE:
-        path = Path(root or _SHARED_REAL) / REAL_PSFS[name][0]
+        if root is None:
+            from astrolens.datasets._sources import shared_real
+
+            root = shared_real()
+        if root is None:
+            _PSF_CACHE[key] = None
+            return None
+        path = Path(root) / REAL_PSFS[name][0]
         if not path.is_file():
             _PSF_CACHE[key] = None
         else:

@@ -18,6 +18,7 @@ Sources that look like the sky:
 `SourcePool` holds them and cuts random crops for the degradation model.
 """
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,9 +63,18 @@ HST_EVAL = (
 
 
 def shared_real():
-    """The ``shared/real`` folder beside the checkout, or None when it is absent."""
-    path = Path(__file__).resolve().parents[3] / 'shared' / 'real'
-    return path if path.is_dir() else None
+    """The ``shared/real`` folder of real survey files, or None when it is absent.
+
+    Looked for, in order: ``$ASTROLENS_SHARED/real``; ``shared/real`` beside
+    the checkout that holds this package (an editable install); ``../shared/real``
+    from the current folder (a checkout's root, with astrolens installed into
+    site-packages, as CI does).
+    """
+    candidates = [Path(__file__).resolve().parents[3] / 'shared' / 'real',
+                  Path.cwd().resolve().parent / 'shared' / 'real']
+    if os.environ.get('ASTROLENS_SHARED'):
+        candidates.insert(0, Path(os.environ['ASTROLENS_SHARED']) / 'real')
+    return next((path for path in candidates if path.is_dir()), None)
 
 
 @dataclass

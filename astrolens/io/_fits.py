@@ -140,14 +140,14 @@ def read_fits(path, *, hdu=None, bad_bits=None, max_pixels=DEFAULT_MAX_PIXELS):
     ``F606W_SCI``/``F606W_WHT`` is allowed), so ``hdu`` is needed only when a
     file holds several images:
 
-    ========================  ===========================  ==========================
-    layout                    mask                         uncertainty
-    ========================  ===========================  ==========================
-    HST drizzled SCI/WHT/CTX  ``WHT == 0``                 ``WHT`` (inverse variance)
-    HST calibrated SCI/ERR/DQ ``DQ`` flags in ``bad_bits`` ``ERR`` (std. deviation)
-    HSC/LSST IMAGE/MASK/VAR.  ``MASK`` planes in bad_bits  ``VARIANCE``
-    astrolens image/MASK/...  ``MASK != 0``                ``UNCERT`` (``UTYPE``)
-    ========================  ===========================  ==========================
+    =========================  ============================  ==========================
+    layout                     mask                          uncertainty
+    =========================  ============================  ==========================
+    HST drizzled SCI/WHT/CTX   ``WHT == 0``                  ``WHT`` (inverse variance)
+    HST calibrated SCI/ERR/DQ  ``DQ`` flags in ``bad_bits``  ``ERR`` (std. deviation)
+    HSC/LSST IMAGE/MASK/VAR.   ``MASK`` planes in bad_bits   ``VARIANCE``
+    astrolens image/MASK/...   ``MASK != 0``                 ``UNCERT`` (``UTYPE``)
+    =========================  ============================  ==========================
 
     Non-finite pixels, and pixels whose uncertainty is not finite, are masked
     as well. ``CTX`` and other context extensions are left alone.
