@@ -13,7 +13,8 @@ Sets (nothing here is trained on; see ``astrolens/datasets/_evaluation.py``):
     recipes: unseen sources, degradations inside the training ranges;
 ``hdf``
     crops of the right half of the Hubble Deep Field degraded x2 by a recipe
-    no model saw (elliptical PSF, noise correlated over 2 pixels): zero-shot;
+    no model saw (elliptical PSF, noise correlated over 2 pixels); not zero-shot, since
+    the left half of the same image is a training source;
 ``lenses``
     fresh drawn-scene lenses degraded x2 by random ``deeplense-x2`` recipes
     (new scenes, degradations inside the training ranges);

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from astrolens.models._networks import register_network
+from astrolens.models._networks import _Block, register_network
 
 __all__ = ['PHYSICS_CHANNELS', 'D4LensNet', 'd4_transform']
 
@@ -69,25 +69,6 @@ class _Physics(nn.Module):
         if len(self.kernels):
             parts.append(F.conv2d(F.pad(x, (1, 1, 1, 1), mode='replicate'), self.kernels))
         return torch.cat(parts, 1)
-
-
-class _Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.shortcut = nn.Identity()
-        if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(
-                nn.AvgPool2d(stride, ceil_mode=True, count_include_pad=False)
-                if stride != 1 else nn.Identity(),
-                nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)), inplace=True)
-        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x), inplace=True)
 
 
 class D4LensNet(nn.Module):

@@ -9,6 +9,8 @@ from astrolens.io import write_deeplense_classification
 from astrolens.models import LensClassifier, prepare_images
 from astrolens.utils import NotFittedError, WeightsError
 
+from .conftest import ring_images
+
 
 @pytest.fixture(autouse=True)
 def _one_thread():
@@ -19,28 +21,9 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def _images(n_per_class, seed=0, size=24):
-    """Poisson counts: class 0 a ring, class 1 a ring plus a blob, class 2 a ring plus a bar."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
-    ring = 40 * np.exp(-0.5 * ((np.hypot(yy, xx) - size / 4) / 1.5) ** 2)
-    images, labels = [], []
-    for label in range(3):
-        for _ in range(n_per_class):
-            model = ring + 2.0
-            if label == 1:
-                cy, cx = rng.uniform(-size / 4, size / 4, 2)
-                model = model + 60 * np.exp(-0.5 * ((yy - cy) ** 2 + (xx - cx) ** 2))
-            elif label == 2:
-                model = model + 30 * (np.abs(yy - rng.uniform(-3, 3)) < 1)
-            images.append(rng.poisson(model * rng.uniform(1, 3)))
-            labels.append(label)
-    return np.asarray(images, dtype=np.float32), np.asarray(labels)
-
-
 @pytest.fixture(scope='module')
 def data():
-    return _images(12)
+    return ring_images(12)
 
 
 @pytest.fixture(scope='module')
@@ -99,11 +82,11 @@ def test_tta_averages_over_symmetries(fitted, data):
 
 
 def test_learns_the_toy_problem():
-    x, y = _images(40, seed=1)
+    x, y = ring_images(40, seed=1)
     clf = LensClassifier('lensresnet_s', epochs=6, batch_size=16, lr=3e-3, crop=None,
                          progress=False, val_fraction=0)
     clf.fit(x, y)
-    x_test, y_test = _images(15, seed=2)
+    x_test, y_test = ring_images(15, seed=2)
     assert clf.score(x_test, y_test) > 0.6
 
 
@@ -155,7 +138,7 @@ def test_fit_on_fresh_simulations():
     def source(label):
         def simulate(n):
             calls.append(n)
-            return _images(n, seed=len(calls), size=20)[0][label * n:(label + 1) * n]
+            return ring_images(n, seed=len(calls), size=20)[0][label * n:(label + 1) * n]
         return simulate
 
     sims = {'no': source(0), 'cdm': source(1), 'vortex': source(2)}
