@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_superres.py [--sets hst,hdf,lenses,hsc-hst,ground,speed]
         [--models survey-x2,deeplense-x2,hsc-hst-x3] [--flux-modes] [--n-lenses 50]
-        [--n-hdf 12] [--threads 2] [--json FILE] [--gan-minutes 0]
+        [--n-hdf 12] [--threads 2] [--json FILE] [--gan-minutes 0] [--symmetries]
 
 Sets (nothing here is trained on; see ``astrolens/datasets/_evaluation.py``):
 
@@ -34,6 +34,8 @@ the truth image; aperture fluxes (photutils, radius 3 LR pixels) on the
 sources found in the truth; total flux against the truth.
 With ``--flux-modes`` the x2 sets are also run with every flux correction, and with the
 local one at smoothings 1 and 3 input pixels beside the default 2.
+With ``--symmetries`` every model runs with ``uncertainty=True`` (the mean of its outputs
+over the 8 symmetries of the square, 8x slower).
 With ``--gan-minutes G`` the first x2 model is trained further for G minutes
 with the adversarial + classifier-feature loss and evaluated on ``lenses``.
 """
@@ -56,7 +58,7 @@ from astrolens.datasets._evaluation import (
 )
 from astrolens.metrics import psnr, ssim
 from astrolens.models._sr_flux import backproject_flux
-from astrolens.models._sr_inference import bicubic_upscale, fill_bad
+from astrolens.models._sr_inference import bicubic_upscale, fill_bad, noise_level
 from astrolens.models._superres import SuperResolver
 
 SET_SCALE = {'hst': 2, 'hdf': 2, 'lenses': 2, 'ground': 2, 'hsc-hst': 3}
@@ -67,6 +69,9 @@ def _filled(lr):
     return fill_bad(np.where(bad, 0.0, lr), bad)
 
 
+_SYMMETRIES = {'on': False}
+
+
 def _enhance(model, lr, flux='default'):
     smooth = None
     if isinstance(flux, str) and flux.startswith('local-s'):
@@ -74,12 +79,16 @@ def _enhance(model, lr, flux='default'):
         flux, smooth = None, float(flux[len('local-s'):])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        out = model.enhance(np.asarray(lr, dtype=np.float64), progress=False, flux=flux)
+        out = model.enhance(np.asarray(lr, dtype=np.float64), progress=False, flux=flux,
+                            uncertainty=_SYMMETRIES['on'])
     out = np.asarray(out.data, dtype=np.float64)
     if smooth is not None:
         good = np.isfinite(lr)
+        threshold = getattr(model, 'flux_threshold_', None)
+        shrink = {} if threshold is None else {
+            'noise': noise_level(np.where(good, lr, 0.0), ~good), 'threshold': threshold}
         out = backproject_flux(out, np.where(good, lr, 0.0), good, scale=int(model.scale),
-                               smooth=smooth)
+                               smooth=smooth, **shrink)
     return out
 
 
@@ -276,7 +285,11 @@ def main(argv=None):
     parser.add_argument('--per-image', action='store_true')
     parser.add_argument('--json', default=None, help='write every figure to this file')
     parser.add_argument('--gan-minutes', type=float, default=0.0)
+    parser.add_argument('--symmetries', action='store_true',
+                        help='enhance with uncertainty=True: the mean over the 8 symmetries of '
+                        'the square (8x slower)')
     args = parser.parse_args(argv)
+    _SYMMETRIES['on'] = args.symmetries
     torch.set_num_threads(args.threads)
     models = {}
     for name in args.models.split(','):

@@ -60,3 +60,22 @@ def test_ctrl_c_saves_and_the_same_command_resumes(tmp_path):
     assert 'resumed from' in resumed.stderr
     assert (tmp_path / 'model.safetensors').is_file()
     assert not checkpoint.parent.exists(), 'the default checkpoint folder is removed once saved'
+
+
+def test_training_from_the_degradation_model_also_checkpoints_by_default(tmp_path, monkeypatch):
+    import astrolens.models._sr_training as sr_training
+    from astrolens.cli import main
+
+    seen = {}
+
+    def fake_train(preset, out, *, checkpoint_dir, **kwargs):
+        seen['checkpoint_dir'] = checkpoint_dir
+        Path(checkpoint_dir).mkdir()            # what a real run leaves until it saves
+        return type('Fitted', (), {'history_': []})()
+
+    monkeypatch.setattr(sr_training, 'train_sr_preset', fake_train)
+    out = tmp_path / 'model'
+    assert main(['train', 'sr', '--degradation', '--preset', 'survey-x2', '-q', '-o',
+                 str(out)]) == 0
+    assert seen['checkpoint_dir'] == f'{out}.checkpoint'
+    assert not Path(f'{out}.checkpoint').exists()    # removed once the model is saved

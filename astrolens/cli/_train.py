@@ -376,11 +376,13 @@ def _train_sr_degradation(args):
         raise ValueError(msg)
     command = 'astrolens train sr ' + ' '.join(
         shlex.quote(a) for a in getattr(args, 'argv', sys.argv[3:]))
+    own_checkpoint = _default_checkpoint_dir(args, args.output)
     sr = train_sr_preset(args.preset, args.output, minutes=args.max_minutes or 60.0,
                          arch=args.arch, init=args.init, seed=args.seed,
                          batch_size=args.batch_size, learning_rate=args.learning_rate,
                          checkpoint_dir=args.checkpoint_dir, progress=not args.quiet,
                          command=command, overwrite=args.overwrite)
+    _remove_default_checkpoint(own_checkpoint)
     if not args.quiet:
         print(json.dumps({'history_tail': sr.history_[-3:]}, indent=1, default=float))
         print(f'saved {args.output}.safetensors and {args.output}.json')

@@ -7,13 +7,16 @@
   unmasked pixels equal to the input's;
 - ``'block'`` makes every ``scale x scale`` block sum (mean) equal to its
   input pixel;
-- ``'local'`` (`backproject_flux`) makes the super-resolved image, summed
-  back onto the input grid, reproduce the input on every scale above the
-  noise: the residual ``lr - block_sum(sr)`` is smoothed (a Gaussian of
-  ``smooth`` input pixels, so noise is not put back) and spread back with
-  a bicubic upsampling (so no block pattern appears), a few times over,
-  then the total is made exact. Every source's aperture flux follows the
-  input's, and the total is kept.
+- ``'local'`` (`backproject_flux`) makes the super-resolved image,
+  observed again the way the input was (blurred by the Gaussian that best
+  maps it onto the input, `fit_blur`, then summed onto the input grid),
+  reproduce the input on every scale above the noise: the residual is
+  smoothed (a Gaussian of ``smooth`` input pixels, so noise is not put
+  back) and spread back through a bicubic upsampling and the same blur (so
+  no block pattern appears), a few times over, then the total is made
+  exact. Every source's flux follows the input's, and the total is kept;
+  the sharpening of the network is not undone, since the comparison is
+  made at the input's resolution.
 
 `estimate_gain` is the intensity gain ``block_mean(hr) / lr`` of training
 pairs as a ratio of sums (``1/scale**2`` for flux per pixel).
@@ -22,7 +25,9 @@ pairs as a ratio of sums (``1/scale**2`` for flux per pixel).
 import numpy as np
 from scipy import ndimage
 
-__all__ = ['backproject_flux', 'block_sum', 'correct_flux', 'estimate_gain']
+__all__ = ['backproject_flux', 'block_sum', 'correct_flux', 'estimate_gain', 'fit_blur']
+
+_FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
 def block_sum(image, s):
@@ -31,8 +36,84 @@ def block_sum(image, s):
     return image.reshape(h, s, w, s).sum(axis=(1, 3))
 
 
+def _blur(image, fwhm):
+    return ndimage.gaussian_filter(image, fwhm / _FWHM_PER_SIGMA, mode='reflect') \
+        if fwhm > 0 else image
+
+
+def fit_blur(sr, lr, good_lr, *, scale, surface_brightness=False, max_fwhm=None):
+    """FWHM of the Gaussian that, applied to ``sr`` and summed onto the input grid, gives ``lr``.
+
+    The output of a super-resolution network is sharper than its input;
+    this is (a Gaussian approximation of) the blur that separates the two,
+    found by least squares over the good input pixels.
+
+    Parameters
+    ----------
+    sr : `~numpy.ndarray`
+        ``(s*h, s*w)`` super-resolved image in the input's units.
+    lr : `~numpy.ndarray`
+        ``(h, w)`` input.
+    good_lr : `~numpy.ndarray` of bool
+        Input pixels to compare.
+    scale : int
+    surface_brightness : bool, optional
+        Block means (not sums) of ``sr`` correspond to the input.
+    max_fwhm : float, optional
+        Largest FWHM tried, in output pixels; default ``8 * scale``.
+
+    Returns
+    -------
+    fwhm : float
+        In output pixels; 0 when no blur fits better than none.
+    """
+    from scipy.optimize import minimize_scalar
+
+    s = int(scale)
+    per_pixel = 1.0 if surface_brightness else float(s * s)
+    good = np.asarray(good_lr, dtype=bool)
+    if not good.any():
+        return 0.0
+    target = np.asarray(lr, dtype=np.float64)[good]
+    density = np.asarray(sr, dtype=np.float64) * per_pixel
+
+    def cost(fwhm):
+        model = block_sum(_blur(density, fwhm), s) / (s * s)
+        return float(np.mean((target - model[good]) ** 2))
+
+    top = float(8 * s if max_fwhm is None else max_fwhm)
+    best = minimize_scalar(cost, bounds=(0.0, top), method='bounded',
+                           options={'xatol': 0.05 * s})
+    return float(best.x) if cost(best.x) < cost(0.0) else 0.0
+
+
+def _band_noise(a, b):
+    """Noise of white noise (sigma 1) filtered by ``G_a - G_b`` (2-D Gaussians; b=inf: G_a)."""
+    if np.isinf(b):
+        return 1.0 / (2.0 * np.sqrt(np.pi) * a)
+    return np.sqrt(1.0 / (4 * np.pi * a * a) + 1.0 / (4 * np.pi * b * b)
+                   - 1.0 / (np.pi * (a * a + b * b)))
+
+
+def _shrink_by_scale(resid, smooth, noise, threshold, n_scales):
+    """The residual smoothed by ``smooth``, split into octaves of scale (differences of
+    Gaussians of ``smooth * 2**k``, then the widest Gaussian), each shrunk towards zero by
+    ``threshold`` times its own noise: a faint but extended difference (diffuse light) is
+    significant on a wide scale even when no single pixel is.
+    """
+    widths = [smooth * 2.0 ** k for k in range(max(int(n_scales), 1))]
+    smoothed = [ndimage.gaussian_filter(resid, w, mode='reflect') for w in widths]
+    out = np.zeros_like(resid)
+    for k, w in enumerate(widths):
+        wider = widths[k + 1] if k + 1 < len(widths) else np.inf
+        band = smoothed[k] - smoothed[k + 1] if k + 1 < len(widths) else smoothed[k]
+        floor = threshold * noise * _band_noise(w, wider)
+        out += np.sign(band) * np.maximum(np.abs(band) - floor, 0.0)
+    return out
+
+
 def backproject_flux(sr, lr, good_lr, *, scale, surface_brightness=False, smooth=2.0,
-                     n_iter=4):
+                     n_iter=4, blur='fit', noise=None, threshold=2.0, n_scales=4):
     """Local flux correction by iterative, smoothed back-projection.
 
     Parameters
@@ -49,13 +130,26 @@ def backproject_flux(sr, lr, good_lr, *, scale, surface_brightness=False, smooth
     smooth : float, optional
         Gaussian sigma, in input pixels, of the residual before it is spread
         back: 0 reproduces the input pixel by pixel (and its noise), larger
-        values keep fluxes on larger scales only. The residual also holds
-        the PSF difference between input and output (the output is sharper),
-        which must not be undone, so the smoothing must be about as wide as
-        that PSF: the default, 2, is a compromise over the PSFs the shipped
-        models were trained for (1.2-6 input pixels FWHM);
-        ``benchmarks/bench_superres.py --flux-modes`` shows 1 and 3 beside it.
+        values keep fluxes on larger scales only.
     n_iter : int, optional
+    blur : 'fit', float or None, optional
+        How the output is observed again before it is compared with the
+        input: ``'fit'`` (default) blurs it by the Gaussian `fit_blur`
+        finds, a number is that Gaussian's FWHM in output pixels, None
+        compares block sums directly. Without the blur the residual holds
+        the PSF difference between input and output (the output is
+        sharper), and the correction undoes part of the sharpening; that is
+        why the smoothing had to be as wide as the PSF before.
+    noise : float, optional
+        Noise standard deviation of the input pixels. When given, the
+        smoothed residual is split into ``n_scales`` octaves of scale from
+        ``smooth`` up (differences of Gaussians), and each is shrunk towards
+        zero by ``threshold`` times its own noise (soft thresholding): what
+        is put back is flux the input shows beyond its noise, on whatever
+        scale -- a compact source's error or a faint diffuse deficit --
+        not the noise.
+    threshold : float, optional
+    n_scales : int, optional
 
     Returns
     -------
@@ -69,33 +163,47 @@ def backproject_flux(sr, lr, good_lr, *, scale, surface_brightness=False, smooth
     per_pixel = 1.0 if surface_brightness else float(s * s)
     good = np.asarray(good_lr, dtype=bool)
     target = np.where(good, lr, 0.0).astype(np.float64)
+    if isinstance(blur, str):
+        if blur != 'fit':
+            msg = f"blur must be 'fit', a FWHM in output pixels or None, not {blur!r}"
+            raise ValueError(msg)
+        fwhm = fit_blur(sr, target, good, scale=s, surface_brightness=surface_brightness)
+    else:
+        fwhm = 0.0 if blur is None else float(blur)
     density = np.asarray(sr, dtype=np.float64) * per_pixel
     for _ in range(int(n_iter)):
-        resid = np.where(good, target - block_sum(density, s) / (s * s), 0.0)
-        if smooth > 0:
-            # masked pixels hold no residual: their neighbours' spill over, never amplified
-            # (a normalised convolution would keep pushing into pixels nothing constrains)
+        resid = np.where(good, target - block_sum(_blur(density, fwhm), s) / (s * s), 0.0)
+        # masked pixels hold no residual: their neighbours' spill over, never amplified
+        # (a normalised convolution would keep pushing into pixels nothing constrains)
+        if noise is not None and noise > 0:
+            resid = _shrink_by_scale(resid, max(smooth, 0.5), float(noise), threshold, n_scales)
+        elif smooth > 0:
             resid = ndimage.gaussian_filter(resid, smooth, mode='reflect')
-        density = density + bicubic_upscale(resid, s, surface_brightness=True)
+        density = density + _blur(bicubic_upscale(resid, s, surface_brightness=True), fwhm)
     good_hr = np.repeat(np.repeat(good, s, axis=0), s, axis=1)
     total = float(np.sum(target[good])) * s * s
     density[good_hr] += (total - float(np.sum(density[good_hr]))) / max(int(good_hr.sum()), 1)
     return density / per_pixel
 
 
-def correct_flux(sr, lr, good_lr, *, scale, mode, surface_brightness, smooth=2.0):
+def correct_flux(sr, lr, good_lr, *, scale, mode, surface_brightness, smooth=2.0, noise=None,
+                 threshold=None):
     """Flux correction after stitching; returns ``(corrected, multiplicative_factor_map)``.
 
     ``mode`` is ``'local'``, ``'total'``, ``'block'`` or None (see the module docstring);
-    ``smooth`` is the smoothing of ``'local'`` (`backproject_flux`).
+    ``smooth`` is the smoothing of ``'local'`` (`backproject_flux`), ``noise`` the input's
+    noise standard deviation and ``threshold`` (None: no shrinking) how many times the
+    smoothed residual's noise ``'local'`` leaves out.
     """
     s = scale
     area = s * s if surface_brightness else 1.0
     if mode is None:
         return sr, None
     if mode == 'local':
+        shrink = {} if threshold is None or noise is None else {'noise': noise,
+                                                                 'threshold': threshold}
         return backproject_flux(sr, lr, good_lr, scale=s, surface_brightness=surface_brightness,
-                                smooth=smooth), None
+                                smooth=smooth, **shrink), None
     if mode == 'total':
         good_hr = np.repeat(np.repeat(good_lr, s, axis=0), s, axis=1)
         target = float(np.sum(lr[good_lr], dtype=np.float64)) * area

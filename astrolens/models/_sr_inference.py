@@ -265,8 +265,8 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
     x = ((filled - offset) / spread).astype(np.float32)
     device = est._device()
     noise_norm = None
+    sigma = noise if noise is not None else noise_level(filled, bad)
     if getattr(est.model_, 'noise_channel', False):
-        sigma = noise if noise is not None else noise_level(filled, bad)
         noise_norm = max(float(sigma) / spread, 1e-6)
     out = tiled_apply(_predict_fn(est.model_, device, uncertainty=uncertainty, noise=noise_norm),
                       x, scale=s, tile=tile, overlap=overlap, batch_size=batch_size,
@@ -278,7 +278,9 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
     lr_filled = np.where(good, image, 0.0)
     sr, factor = correct_flux(sr, lr_filled, good, scale=s, mode=flux,
                               surface_brightness=surface_brightness,
-                              smooth=float(getattr(est, 'flux_smooth_', 2.0)))
+                              smooth=float(getattr(est, 'flux_smooth_', 2.0)),
+                              noise=float(sigma) if np.isfinite(sigma) else None,
+                              threshold=getattr(est, 'flux_threshold_', None))
     if std is not None and factor is not None:
         std = std * np.abs(factor)
     return sr, std

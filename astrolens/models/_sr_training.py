@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from astrolens.datasets._degradation import RANGES, degrade, draw_recipe, robust_sigma
 from astrolens.datasets._sources import HDF_SPLIT_COLUMN, HST_EVAL, SourcePool
 
-__all__ = ['DegradationSampler', 'PRESET_DOMAINS', 'draw_training_pair', 'train_sr_preset']
+__all__ = ['DegradationSampler', 'PRESET_DOMAINS', 'draw_degraded_pair', 'draw_training_pair',
+           'train_sr_preset']
 
 #: What each preset is trained for; `enhance` warns outside it.
 PRESET_DOMAINS = {
@@ -53,17 +54,15 @@ def _normalise(lr):
     return filled, offset, spread
 
 
-def draw_training_pair(pool, rng, *, preset, lr_size):
-    """One normalised training pair.
+def draw_degraded_pair(pool, rng, *, preset, lr_size):
+    """One degraded pair as the training draws it, in its own units.
 
     Returns
     -------
-    x : `~numpy.ndarray`
-        ``(2, lr_size, lr_size)`` float32: normalised LR (masked pixels
-        filled) and its noise level on the same scale.
-    y : `~numpy.ndarray`
-        ``(1, s*lr_size, s*lr_size)`` float32: the target as a density on
-        the LR scale (``hr * s**2``, normalised like the LR).
+    lr, hr, sigma : `~numpy.ndarray`
+        The ``(lr_size, lr_size)`` input (NaN where masked), the
+        ``(s*lr_size, s*lr_size)`` target in flux per output pixel, and the
+        input's noise standard deviation per pixel.
     """
     r = RANGES[preset]
     s = int(r['scale'])
@@ -82,9 +81,24 @@ def draw_training_pair(pool, rng, *, preset, lr_size):
     if min(pair.lr.shape) < lr_size:
         msg = f'internal: a degraded crop of {pair.lr.shape} is smaller than {lr_size}'
         raise RuntimeError(msg)
-    lr = pair.lr[:lr_size, :lr_size]
-    hr = pair.hr[:s * lr_size, :s * lr_size]
-    sigma = pair.sigma[:lr_size, :lr_size]
+    return (pair.lr[:lr_size, :lr_size], pair.hr[:s * lr_size, :s * lr_size],
+            pair.sigma[:lr_size, :lr_size])
+
+
+def draw_training_pair(pool, rng, *, preset, lr_size):
+    """One normalised training pair (`draw_degraded_pair`, normalised).
+
+    Returns
+    -------
+    x : `~numpy.ndarray`
+        ``(2, lr_size, lr_size)`` float32: normalised LR (masked pixels
+        filled) and its noise level on the same scale.
+    y : `~numpy.ndarray`
+        ``(1, s*lr_size, s*lr_size)`` float32: the target as a density on
+        the LR scale (``hr * s**2``, normalised like the LR).
+    """
+    s = int(RANGES[preset]['scale'])
+    lr, hr, sigma = draw_degraded_pair(pool, rng, preset=preset, lr_size=lr_size)
     filled, offset, spread = _normalise(lr)
     x = (filled - offset) / spread
     if rng.random() < 0.5:

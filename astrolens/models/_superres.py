@@ -84,6 +84,14 @@ class SuperResolver:
     flux_smooth_ : float
         Smoothing (input pixels) of ``flux='local'``; 2 unless the
         configuration says otherwise (``flux_smooth``).
+    flux_threshold_ : float or None
+        When set, ``flux='local'`` leaves out of its correction what is
+        within this many times the noise, on every scale (configuration
+        ``flux_threshold``; None, the default: all of it is put back, so
+        the output summed onto the input grid keeps the input's noise on
+        large scales). The shipped models' values, and their
+        ``flux_smooth``, were chosen on validation pairs by
+        ``benchmarks/tune_flux_correction.py``.
     history_ : list of dict
         Per-epoch training record.
     config_ : dict
@@ -490,6 +498,7 @@ class SuperResolver:
                               'scale': '99.5th percentile above the median'},
             'flux_gain': self.flux_gain_,
             'flux_smooth': float(getattr(self, 'flux_smooth_', 2.0)),
+            'flux_threshold': getattr(self, 'flux_threshold_', None),
             'receptive_field': int(self.model_.receptive_field),
             'n_parameters': count_parameters(self.model_),
         }
@@ -545,6 +554,8 @@ class SuperResolver:
         est.model_ = model
         est.flux_gain_ = gain
         est.flux_smooth_ = float(config.get('flux_smooth', 2.0))
+        threshold = config.get('flux_threshold')
+        est.flux_threshold_ = None if threshold is None else float(threshold)
         est.name_ = config.get('name') or f'{est.arch}-x{est.scale}'
         est.history_ = (config.get('training') or {}).get('history', [])
         est.config_ = {k: v for k, v in config.items()
