@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/bench_superres.py [--sets hst,hdf,lenses,hsc-hst,ground,speed]
+    python benchmarks/bench_superres.py [--sets hst,hdf,hdf-previous,lenses,hsc-hst,ground,
+        speed]
         [--models survey-x2,deeplense-x2,hsc-hst-x3] [--flux-modes] [--n-lenses 50]
         [--n-hdf 12] [--threads 2] [--json FILE] [--gan-minutes 0] [--symmetries]
 
@@ -13,8 +14,13 @@ Sets (nothing here is trained on; see ``astrolens/datasets/_evaluation.py``):
     recipes: unseen sources, degradations inside the training ranges;
 ``hdf``
     crops of the right half of the Hubble Deep Field degraded x2 by a recipe
-    no model saw (elliptical PSF, noise correlated over 2 pixels); not zero-shot, since
-    the left half of the same image is a training source;
+    no model saw (`UNSEEN_RECIPE`: an elliptical Moffat PSF with wider wings than any
+    trained on, noise correlated over 2 pixels); not zero-shot, since the left half of the
+    same image is a training source;
+``hdf-previous``
+    the same crops degraded by the previous unseen recipe (`ELLIPTICAL_RECIPE`: an
+    elliptical Gaussian PSF, noise correlated over 2 pixels), whose ellipticity has been
+    inside the ``survey-x2`` and ``deeplense-x2`` training ranges since;
 ``lenses``
     fresh drawn-scene lenses degraded x2 by random ``deeplense-x2`` recipes
     (new scenes, degradations inside the training ranges);
@@ -49,6 +55,7 @@ import numpy as np
 import torch
 
 from astrolens.datasets._evaluation import (
+    ELLIPTICAL_RECIPE,
     aperture_flux_errors,
     drawn_lens_pairs,
     ground_pairs,
@@ -61,7 +68,7 @@ from astrolens.models._sr_flux import backproject_flux
 from astrolens.models._sr_inference import bicubic_upscale, fill_bad, noise_level
 from astrolens.models._superres import SuperResolver
 
-SET_SCALE = {'hst': 2, 'hdf': 2, 'lenses': 2, 'ground': 2, 'hsc-hst': 3}
+SET_SCALE = {'hst': 2, 'hdf': 2, 'hdf-previous': 2, 'lenses': 2, 'ground': 2, 'hsc-hst': 3}
 
 
 def _filled(lr):
@@ -127,6 +134,8 @@ def _pairs(name, args):
         return hst_eval_pairs()
     if name == 'hdf':
         return hdf_right_pairs(args.n_hdf)
+    if name == 'hdf-previous':
+        return hdf_right_pairs(args.n_hdf, recipe=ELLIPTICAL_RECIPE)
     if name == 'lenses':
         return drawn_lens_pairs(args.n_lenses)
     if name == 'ground':
@@ -274,7 +283,7 @@ def _gan(models, args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--sets', default='hst,hdf,lenses,hsc-hst,ground,speed')
+    parser.add_argument('--sets', default='hst,hdf,hdf-previous,lenses,hsc-hst,ground,speed')
     parser.add_argument('--models', '--model', dest='models',
                         default='survey-x2,deeplense-x2,hsc-hst-x3',
                         help='shipped names or saved paths, comma-separated')

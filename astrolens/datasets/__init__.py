@@ -17,6 +17,7 @@ from astrolens.datasets._degradation import (
     draw_recipe,
     rebin,
     robust_sigma,
+    stretch_psf,
 )
 from astrolens.datasets._evaluation import (
     aperture_flux_errors,
@@ -49,4 +50,4 @@ __all__ = ['HDF_SPLIT_COLUMN', 'HST_EVAL', 'HST_TRAIN', 'RANGES', 'SR_PRESETS', 
            'draw_recipe', 'drawn_lens_pairs', 'ground_pairs', 'hdf_half', 'hdf_pairs',
            'hdf_right_pairs', 'hsc_hst_real_pair', 'hst_eval_pairs', 'load_hst_images', 'rebin',
            'registered_hsc_hst_pairs', 'robust_sigma', 'simulated_validation_set',
-           'sr_test_sets', 'sr_training_pairs']
+           'sr_test_sets', 'sr_training_pairs', 'stretch_psf']

@@ -36,7 +36,7 @@ from scipy import ndimage, signal
 
 __all__ = ['RANGES', 'REAL_PSFS', 'DegradedPair', 'Recipe', 'degrade', 'draw_recipe',
            'elliptical_gaussian_psf', 'gaussian_psf', 'moffat_psf', 'real_psf', 'rebin',
-           'robust_sigma']
+           'robust_sigma', 'stretch_psf']
 
 _FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
@@ -61,6 +61,7 @@ RANGES = {
         'p_correlated': 0.3, 'correlation_fwhm': (0.8, 1.6),   # LR pixels
         'max_offset': 0.15,                 # LR pixels, each axis
         'p_cosmic': 0.15, 'p_mask': 0.15,
+        'p_elliptical': 0.5, 'psf_axis_ratio': (0.5, 1.0),   # any position angle
     },
     # DeepLense-like lenses: HR 0.05"/0.087", LR 0.10"/0.15" and around it
     'deeplense-x2': {
@@ -77,6 +78,7 @@ RANGES = {
         'p_correlated': 0.2, 'correlation_fwhm': (0.8, 1.4),
         'max_offset': 0.1,
         'p_cosmic': 0.1, 'p_mask': 0.1,
+        'p_elliptical': 0.5, 'psf_axis_ratio': (0.5, 1.0),
     },
     # HST (0.03-0.06") -> HSC (0.168", seeing 0.55-0.9") onto a 0.056" target grid
     'hsc-hst-x3': {
@@ -130,9 +132,10 @@ class Recipe:
     n_cosmic : int
     mask_fraction : float
     psf_axis_ratio : float
-        Minor/major axis ratio of an elliptical LR PSF kernel (1: round). No
-        preset draws anything but 1, so elliptical PSFs are an unseen
-        degradation for evaluation.
+        Minor/major axis ratio of the LR PSF kernel (1: round); any kind of
+        PSF is made elliptical (`stretch_psf`). ``survey-x2`` and
+        ``deeplense-x2`` draw 0.5-1 for half their pairs, ``hsc-hst-x3``
+        only round PSFs.
     psf_angle : float
         Position angle of the major axis, degrees.
     """
@@ -302,6 +305,28 @@ def elliptical_gaussian_psf(fwhm, axis_ratio, angle):
     return psf / psf.sum()
 
 
+def stretch_psf(psf, axis_ratio, angle):
+    """A PSF made elliptical: narrowed by ``axis_ratio`` across the axis at ``angle`` degrees.
+
+    The width along that axis (the major axis) is kept, so a round PSF of
+    FWHM ``f`` becomes one of FWHM ``f`` by ``axis_ratio * f``; wings and
+    asymmetries are narrowed alike. The result is normalised.
+    """
+    psf = np.asarray(psf, dtype=np.float64)
+    theta = np.deg2rad(angle)
+    rot = np.array([[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]])
+    # output (y, x) -> input: rotate into the (major, minor) frame, widen the minor axis
+    # coordinate by 1/axis_ratio (so the profile is narrower there), rotate back
+    along = np.array([[1.0, 0.0], [0.0, 1.0 / float(axis_ratio)]])
+    swap = np.array([[0.0, 1.0], [1.0, 0.0]])          # (y, x) <-> (x, y)
+    matrix = swap @ rot.T @ along @ rot @ swap
+    centre = (np.array(psf.shape) - 1) / 2.0
+    out = ndimage.affine_transform(psf, matrix, offset=centre - matrix @ centre, order=1,
+                                   mode='constant', cval=0.0)
+    out = np.clip(out, 0, None)
+    return out / out.sum()
+
+
 def _psf(kind, fwhm, *, beta=3.0, name=None):
     if kind == 'moffat':
         return moffat_psf(fwhm, beta)
@@ -423,6 +448,11 @@ def draw_recipe(rng, *, preset='survey-x2', native_fwhm=1.0, overrides=None):
         offset=tuple(float(v) for v in rng.uniform(-r['max_offset'], r['max_offset'], 2)),
         n_cosmic=int(rng.poisson(3)) if rng.random() < r['p_cosmic'] else 0,
         mask_fraction=float(rng.uniform(0.002, 0.03)) if rng.random() < r['p_mask'] else 0.0)
+    # drawn last (and only by the presets that have it), so the other fields of a seed's
+    # recipes are those drawn before elliptical PSFs existed
+    if 'p_elliptical' in r and rng.random() < r['p_elliptical']:
+        recipe.psf_axis_ratio = float(rng.uniform(*r['psf_axis_ratio']))
+        recipe.psf_angle = float(rng.uniform(0.0, 180.0))
     for key, value in (overrides or {}).items():
         if not hasattr(recipe, key):
             msg = f'unknown recipe field {key!r}'
@@ -503,10 +533,12 @@ def degrade(hr, recipe, *, rng, native_fwhm=1.0, margin=0):
     n_lr = (target.shape[0] // s - 2, target.shape[1] // s - 2)
     # kernel taking the target PSF to the LR PSF
     width = np.sqrt(max(recipe.lr_fwhm ** 2 - max(recipe.target_fwhm, native) ** 2, 0.25))
-    if recipe.psf_axis_ratio < 1.0:
+    if recipe.psf_axis_ratio < 1.0 and recipe.psf_kind == 'gaussian':
         kernel = elliptical_gaussian_psf(width, recipe.psf_axis_ratio, recipe.psf_angle)
     else:
         kernel = _psf(recipe.psf_kind, width, beta=recipe.moffat_beta, name=recipe.real_psf)
+        if recipe.psf_axis_ratio < 1.0:
+            kernel = stretch_psf(kernel, recipe.psf_axis_ratio, recipe.psf_angle)
     blurred = _convolve(target, kernel)
     off = (1.0 + recipe.offset[0], 1.0 + recipe.offset[1])
     lr = rebin(blurred, s, offset=off, shape=n_lr)

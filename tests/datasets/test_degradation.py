@@ -137,7 +137,7 @@ def test_cosmic_rays_are_in_the_input_only_and_masks_are_nan():
 def test_drawn_recipes_stay_inside_the_documented_ranges(preset):
     rng = np.random.default_rng(8)
     r = RANGES[preset]
-    snrs = []
+    snrs, ratios = [], []
     for _ in range(200):
         recipe = draw_recipe(rng, preset=preset, native_fwhm=1.5)
         assert recipe.scale == r['scale']
@@ -146,12 +146,42 @@ def test_drawn_recipes_stay_inside_the_documented_ranges(preset):
         assert recipe.lr_fwhm >= r['lr_fwhm_min'] * r['scale'] - 1e-9
         assert recipe.lr_fwhm > recipe.target_fwhm
         assert max(abs(v) for v in recipe.offset) <= r['max_offset']
-        assert recipe.psf_axis_ratio == 1.0
+        if 'p_elliptical' in r:
+            lo, hi = r['psf_axis_ratio']
+            assert recipe.psf_axis_ratio == 1.0 or lo <= recipe.psf_axis_ratio <= hi
+        else:
+            assert recipe.psf_axis_ratio == 1.0
+        ratios.append(recipe.psf_axis_ratio)
         assert recipe.correlation_fwhm == 0.0 or \
             r['correlation_fwhm'][0] <= recipe.correlation_fwhm <= r['correlation_fwhm'][1]
         snrs.append(recipe.snr)
     # log-uniform over the range: both ends are visited
     assert min(snrs) < 10 and max(snrs) > 250
+    # elliptical PSFs for about p_elliptical of the pairs
+    share = np.mean(np.array(ratios) < 1.0)
+    assert abs(share - r.get('p_elliptical', 0.0)) < 0.1
+
+
+def test_any_psf_is_made_elliptical_with_the_asked_axis_ratio():
+    from astrolens.datasets._degradation import elliptical_gaussian_psf, stretch_psf
+
+    def axis_ratio(psf):
+        y, x = np.indices(psf.shape) - (np.array(psf.shape)[:, None, None] - 1) / 2.0
+        cov = np.cov(np.stack([x.ravel(), y.ravel()]), aweights=psf.ravel())
+        small, large = np.linalg.eigvalsh(cov)
+        return np.sqrt(small / large)
+
+    round_gauss = gaussian_psf(8.0, size=61)
+    for angle in (0.0, 30.0, 120.0):
+        made = stretch_psf(round_gauss, 0.6, angle)
+        assert made.sum() == pytest.approx(1.0)
+        assert axis_ratio(made) == pytest.approx(0.6, abs=0.03)
+        # a stretched Gaussian is the elliptical Gaussian of that angle
+        exact = elliptical_gaussian_psf(8.0, 0.6, angle)
+        pad = (made.shape[0] - exact.shape[0]) // 2
+        assert np.abs(made - np.pad(exact, pad)).max() < 0.03 * made.max()
+    moffat = moffat_psf(6.0, 2.5, size=61)
+    assert axis_ratio(stretch_psf(moffat, 0.5, 45.0)) == pytest.approx(0.5, abs=0.05)
 
 
 def test_unknown_preset_and_recipe_fields_are_refused():
@@ -162,3 +192,15 @@ def test_unknown_preset_and_recipe_fields_are_refused():
         draw_recipe(rng, overrides={'nope': 1})
     with pytest.raises(ValueError, match='finite'):
         degrade(np.full((10, 10), np.nan), Recipe(), rng=rng)
+
+
+def test_the_unseen_evaluation_recipe_lies_outside_every_training_range():
+    """The Hubble Deep Field set is called an unseen degradation: keep it outside what the x2
+    presets draw (their Moffat wings and noise correlation)."""
+    from astrolens.datasets._evaluation import UNSEEN_RECIPE
+
+    for preset in ('survey-x2', 'deeplense-x2'):
+        r = RANGES[preset]
+        assert UNSEEN_RECIPE['psf_kind'] == 'moffat'
+        assert not r['moffat_beta'][0] <= UNSEEN_RECIPE['moffat_beta'] <= r['moffat_beta'][1]
+        assert UNSEEN_RECIPE['correlation_fwhm'] > r['correlation_fwhm'][1]
