@@ -19,8 +19,8 @@ Sets (nothing here is trained on; see ``astrolens/datasets/_evaluation.py``):
     same image is a training source;
 ``hdf-previous``
     the same crops degraded by the previous unseen recipe (`ELLIPTICAL_RECIPE`: an
-    elliptical Gaussian PSF, noise correlated over 2 pixels), whose ellipticity has been
-    inside the ``survey-x2`` and ``deeplense-x2`` training ranges since;
+    elliptical Gaussian PSF, noise correlated over 2 pixels; also unseen by the shipped
+    models);
 ``lenses``
     fresh drawn-scene lenses degraded x2 by random ``deeplense-x2`` recipes
     (new scenes, degradations inside the training ranges);

@@ -46,9 +46,8 @@ EVAL_RECIPES = {
 UNSEEN_RECIPE = {'psf_kind': 'moffat', 'moffat_beta': 1.8, 'fwhm_ratio': 2.2,
                  'psf_axis_ratio': 0.6, 'psf_angle': 30.0, 'snr': 200.0,
                  'sky_subtracted': True, 'correlation_fwhm': 2.0}
-#: The unseen recipe of the first degradation-trained models: an elliptical Gaussian PSF (axis
-#: ratio 0.6) and noise correlated over 2 LR pixels. Elliptical PSFs have been inside the
-#: ``survey-x2`` and ``deeplense-x2`` ranges since; the correlation still is not.
+#: The first unseen recipe of the Hubble Deep Field set: an elliptical Gaussian PSF (axis ratio
+#: 0.6) and noise correlated over 2 LR pixels; no shipped preset draws either.
 ELLIPTICAL_RECIPE = {'psf_kind': 'gaussian', 'fwhm_ratio': 2.2, 'psf_axis_ratio': 0.6,
                      'psf_angle': 30.0, 'snr': 200.0, 'sky_subtracted': True,
                      'correlation_fwhm': 2.0}
