@@ -555,6 +555,11 @@ class SuperResolver:
         est.flux_gain_ = gain
         est.flux_smooth_ = float(config.get('flux_smooth', 2.0))
         threshold = config.get('flux_threshold')
+        if threshold is not None and not (isinstance(threshold, (int, float))
+                                          and not isinstance(threshold, bool) and threshold > 0):
+            msg = (f'the configuration in {source} has flux_threshold={threshold!r}; it must be '
+                   'a positive number or null')
+            raise WeightsError(msg)
         est.flux_threshold_ = None if threshold is None else float(threshold)
         est.name_ = config.get('name') or f'{est.arch}-x{est.scale}'
         est.history_ = (config.get('training') or {}).get('history', [])

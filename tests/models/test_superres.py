@@ -216,6 +216,15 @@ def test_corrupted_and_mismatched_weights_raise_weights_error(fitted, tmp_path):
     (tmp_path / 'other.json').write_text('{not json')
     with pytest.raises(WeightsError, match='JSON'):
         SuperResolver.load(tmp_path / 'other')
+    fitted.save(tmp_path / 'third')
+    cfg = json.loads((tmp_path / 'third.json').read_text())
+    cfg['flux_threshold'] = 'high'
+    (tmp_path / 'third.json').write_text(json.dumps(cfg))
+    with pytest.raises(WeightsError, match='flux_threshold'):
+        SuperResolver.load(tmp_path / 'third')
+    cfg['flux_threshold'] = 2
+    (tmp_path / 'third.json').write_text(json.dumps(cfg))
+    assert SuperResolver.load(tmp_path / 'third').flux_threshold_ == 2.0
 
 
 def test_unknown_pretrained_name_lists_shipped_models():
