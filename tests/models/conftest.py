@@ -1,4 +1,15 @@
 import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Leave the other cores to whatever else runs; the models in these tests are tiny.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def ring_images(n_per_class, seed=0, size=24):

@@ -12,15 +12,6 @@ from astrolens.utils import NotFittedError, WeightsError
 from .conftest import ring_images
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Leave the other cores to whatever else runs; these models are tiny.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope='module')
 def data():
     return ring_images(12)

@@ -20,13 +20,6 @@ from .conftest import ring_images
 TINY = {'widths': [8, 12], 'depths': [1, 1], 'patch': 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _toy(n_per_class, seed=0, size=32):
     return ring_images(n_per_class, seed=seed, size=size)

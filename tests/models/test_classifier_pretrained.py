@@ -4,21 +4,12 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from astropy.nddata import NDData
 
 from astrolens.models import LensClassifier
 from astrolens.models.pretrained import available_models
 from astrolens.simulation import LensSimulator, simulate_classification_set
 from astrolens.wcs_utils import make_wcs
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')

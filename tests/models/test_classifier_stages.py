@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import torch
 
 from astrolens.models import LensClassifier
 from astrolens.models._stages import train_classifier_stage
@@ -12,13 +11,6 @@ SMALL = {'model': 'model_ii', 'minutes': 0.02, 'batch_size': 6, 'steps_per_epoch
          'val_per_class': 8, 'calib_per_class': 8,
          'network': {'backbone_kwargs': {'widths': [8, 12], 'depths': [1, 1], 'patch': 2}}}
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_a_stage_records_itself_and_the_next_commits_only_better_weights(tmp_path, monkeypatch):

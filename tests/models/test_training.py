@@ -7,14 +7,6 @@ from torch.nn import functional as F
 from astrolens.models._training import CHECKPOINT_NAME, epoch_rng, train
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _problem(seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(64, 4)).astype(np.float32)
