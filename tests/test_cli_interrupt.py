@@ -82,3 +82,47 @@ def test_training_from_the_degradation_model_also_checkpoints_by_default(tmp_pat
                  str(out)]) == 0
     assert seen['checkpoint_dir'] == f'{out}.checkpoint'
     assert not Path(f'{out}.checkpoint').exists()    # removed once the model is saved
+
+
+def test_ctrl_c_inside_a_progress_bar_constructor_adds_no_traceback(monkeypatch, capsys):
+    # what a CI run once printed after the one-line message: tqdm.__del__ of a bar whose
+    # __init__ the signal cut short fails with "no attribute 'pos'"
+    import weakref
+
+    from tqdm.auto import tqdm
+
+    import astrolens.cli as cli
+
+    bars, reported = [], []
+
+    def interrupted_while_building_a_bar(args):
+        bar = tqdm.__new__(tqdm)                # where the signal cut __init__ short:
+        bar.disable = False                     # enabled, but without its ``pos`` yet
+        bars.append(weakref.ref(bar))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, '_run_info', interrupted_while_building_a_bar)
+    monkeypatch.setattr(sys, 'unraisablehook', reported.append)
+    assert cli.main(['info']) == 130
+    assert bars[0]() is None, 'the interrupted frames are released before main returns'
+    assert reported == []
+    assert 'astrolens info: interrupted' in capsys.readouterr().err
+
+
+def test_other_finalizer_errors_after_ctrl_c_are_still_reported(monkeypatch):
+    import astrolens.cli as cli
+
+    class Leaky:
+        def __del__(self):
+            raise RuntimeError('a real problem')
+
+    reported = []
+
+    def interrupted(args):
+        leaky = Leaky()                        # noqa: F841 (freed with the frame)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, '_run_info', interrupted)
+    monkeypatch.setattr(sys, 'unraisablehook', reported.append)
+    assert cli.main(['info']) == 130
+    assert [str(u.exc_value) for u in reported] == ['a real problem']

@@ -76,8 +76,31 @@ def main(argv=None):
     except (ValueError, TypeError, FileNotFoundError, FileExistsError) as exc:
         print(f'astrolens {args.command}: error: {exc}', file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        _release_interrupted_frames(exc)
         return _interrupted(args)
+
+
+def _release_interrupted_frames(exc):
+    """Free what the interrupted frames held, without the noise of half-built progress bars.
+
+    Ctrl-C inside ``tqdm.__init__`` leaves a bar without its ``pos``; its ``__del__`` then
+    fails and Python prints that traceback after our one-line message. The frames are
+    cleared here, with those finalizer errors dropped and every other one reported.
+    """
+    import traceback
+
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        if not getattr(unraisable.object, '__module__', '').startswith('tqdm'):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        traceback.clear_frames(exc.__traceback__)
+    finally:
+        sys.unraisablehook = previous
 
 
 def _interrupted(args):
