@@ -41,7 +41,7 @@ def _blur(image, fwhm):
         if fwhm > 0 else image
 
 
-def fit_blur(sr, lr, good_lr, *, scale, surface_brightness=False, max_fwhm=None):
+def fit_blur(sr, lr, good_lr, *, scale, surface_brightness=False, max_fwhm=None, max_size=256):
     """FWHM of the Gaussian that, applied to ``sr`` and summed onto the input grid, gives ``lr``.
 
     The output of a super-resolution network is sharper than its input;
@@ -61,6 +61,12 @@ def fit_blur(sr, lr, good_lr, *, scale, surface_brightness=False, max_fwhm=None)
         Block means (not sums) of ``sr`` correspond to the input.
     max_fwhm : float, optional
         Largest FWHM tried, in output pixels; default ``8 * scale``.
+    max_size : int or None, optional
+        Inputs larger than this many pixels on a side are fitted on one
+        ``max_size``-pixel window, the one with the most signal (summed
+        absolute deviation from the median): the blur is one number, and
+        fitting it over a whole mosaic took longer than the network. None
+        fits every pixel.
 
     Returns
     -------
@@ -72,19 +78,56 @@ def fit_blur(sr, lr, good_lr, *, scale, surface_brightness=False, max_fwhm=None)
     s = int(scale)
     per_pixel = 1.0 if surface_brightness else float(s * s)
     good = np.asarray(good_lr, dtype=bool)
+    lr = np.asarray(lr, dtype=np.float64)
+    top = float(8 * s if max_fwhm is None else max_fwhm)
+    if max_size is not None:
+        # a margin as wide as the widest blur tried, so the window's edge is not reflected
+        margin = int(np.ceil(4.0 * top / _FWHM_PER_SIGMA / s)) + 1
+        outer, inner = _fit_window(lr, good, int(max_size), margin)
+        lr, good = lr[outer][inner], good[outer][inner]
+        hr_outer = tuple(slice(o.start * s, o.stop * s) for o in outer)
+        hr_inner = tuple(slice(i.start * s, i.stop * s) for i in inner)
+        sr = np.asarray(sr)[hr_outer]
+    else:
+        hr_inner = (slice(None), slice(None))
     if not good.any():
         return 0.0
-    target = np.asarray(lr, dtype=np.float64)[good]
+    target = lr[good]
     density = np.asarray(sr, dtype=np.float64) * per_pixel
 
     def cost(fwhm):
-        model = block_sum(_blur(density, fwhm), s) / (s * s)
+        model = block_sum(_blur(density, fwhm)[hr_inner], s) / (s * s)
         return float(np.mean((target - model[good]) ** 2))
 
-    top = float(8 * s if max_fwhm is None else max_fwhm)
     best = minimize_scalar(cost, bounds=(0.0, top), method='bounded',
                            options={'xatol': 0.05 * s})
     return float(best.x) if cost(best.x) < cost(0.0) else 0.0
+
+
+def _fit_window(lr, good, size, margin):
+    """Slices ``(outer, inner)`` of the input: ``lr[outer][inner]`` is the ``size``-pixel
+    window with the most signal, ``lr[outer]`` the same window with ``margin`` pixels around it
+    (as far as the image goes). The whole image when it is not much larger than the window.
+    """
+    shape = lr.shape
+    if all(n <= size + 2 * margin for n in shape):
+        whole = (slice(0, shape[0]), slice(0, shape[1]))
+        return whole, (slice(0, shape[0]), slice(0, shape[1]))
+    deviation = np.where(good, np.abs(lr - np.median(lr[good])) if good.any() else 0.0, 0.0)
+    sides = [min(size, n) for n in shape]
+    signal = ndimage.uniform_filter(deviation, size=sides, mode='constant')
+    # centres whose window lies inside the image
+    lo = [k // 2 for k in sides]
+    hi = [n - (k - k // 2) + 1 for n, k in zip(shape, sides, strict=True)]
+    valid = signal[lo[0]:hi[0], lo[1]:hi[1]]
+    cy, cx = np.unravel_index(int(np.argmax(valid)), valid.shape)
+    starts = (cy, cx)
+    outer, inner = [], []
+    for start, k, n in zip(starts, sides, shape, strict=True):
+        first, last = max(start - margin, 0), min(start + k + margin, n)
+        outer.append(slice(first, last))
+        inner.append(slice(start - first, start - first + k))
+    return tuple(outer), tuple(inner)
 
 
 def _band_noise(a, b):

@@ -124,6 +124,20 @@ def test_fit_blur_finds_the_blur_between_output_and_input():
         assert found == pytest.approx(fwhm, rel=0.1)
 
 
+def test_fit_blur_of_a_large_image_uses_the_window_with_the_sources():
+    # a 640 x 640 input whose sources sit in one corner, noise elsewhere: the window fit must
+    # find them (a window on empty sky fits nothing) and agree with the fit over every pixel
+    truth, _ = _sharp_scene_and_blurred_input(6, fwhm=4.0, noise=0.0)
+    big = np.zeros((1280, 1280))
+    big[900:900 + truth.shape[0], 1000:1000 + truth.shape[1]] = truth
+    rng = np.random.default_rng(7)
+    lr = block_sum(ndimage.gaussian_filter(big, 4.0 / 2.3548), 2) + rng.normal(0, 0.2, (640, 640))
+    good = np.ones(lr.shape, dtype=bool)
+    windowed = fit_blur(big, lr, good, scale=2, max_size=96)
+    assert windowed == pytest.approx(4.0, rel=0.1)
+    assert windowed == pytest.approx(fit_blur(big, lr, good, scale=2, max_size=None), abs=0.1)
+
+
 def test_local_correction_through_the_fitted_blur_keeps_a_sharp_answer_sharp():
     # a perfect answer must stay (nearly) as it is; comparing block sums without the blur
     # pulls it back towards the blurred input
