@@ -36,9 +36,15 @@ def block_sum(image, s):
     return image.reshape(h, s, w, s).sum(axis=(1, 3))
 
 
-def _blur(image, fwhm):
-    return ndimage.gaussian_filter(image, fwhm / _FWHM_PER_SIGMA, mode='reflect') \
-        if fwhm > 0 else image
+def _blur(image, fwhm, out=None):
+    """Gaussian blur of FWHM ``fwhm`` pixels (into ``out`` when given; none for 0)."""
+    if fwhm > 0:
+        return ndimage.gaussian_filter(image, fwhm / _FWHM_PER_SIGMA, mode='reflect',
+                                       output=out)
+    if out is None:
+        return image
+    out[...] = image
+    return out
 
 
 def fit_blur(sr, lr, good_lr, *, scale, surface_brightness=False, max_fwhm=None, max_size=256):
@@ -156,7 +162,8 @@ def _shrink_by_scale(resid, smooth, noise, threshold, n_scales):
 
 
 def backproject_flux(sr, lr, good_lr, *, scale, surface_brightness=False, smooth=2.0,
-                     n_iter=4, blur='fit', noise=None, threshold=2.0, n_scales=4):
+                     n_iter=4, blur='fit', noise=None, threshold=2.0, n_scales=4,
+                     overwrite=False):
     """Local flux correction by iterative, smoothed back-projection.
 
     Parameters
@@ -193,6 +200,9 @@ def backproject_flux(sr, lr, good_lr, *, scale, surface_brightness=False, smooth
         not the noise.
     threshold : float, optional
     n_scales : int, optional
+    overwrite : bool, optional
+        Correct ``sr`` in place when it is a float64 array (one output-sized
+        copy fewer, for large images); otherwise ``sr`` is left as it is.
 
     Returns
     -------
@@ -213,30 +223,41 @@ def backproject_flux(sr, lr, good_lr, *, scale, surface_brightness=False, smooth
         fwhm = fit_blur(sr, target, good, scale=s, surface_brightness=surface_brightness)
     else:
         fwhm = 0.0 if blur is None else float(blur)
-    density = np.asarray(sr, dtype=np.float64) * per_pixel
+    # in place, on one work buffer: an 8192-pixel output is 512 MiB per float64 array
+    in_place = overwrite and isinstance(sr, np.ndarray) and sr.dtype == np.float64
+    density = sr if in_place else np.array(sr, dtype=np.float64)
+    density *= per_pixel
+    work = np.empty(density.shape, dtype=np.float32)     # far below the noise of any image
     for _ in range(int(n_iter)):
-        resid = np.where(good, target - block_sum(_blur(density, fwhm), s) / (s * s), 0.0)
+        observed = block_sum(_blur(density, fwhm, out=work), s) / (s * s)
+        resid = np.where(good, target - observed, 0.0)
         # masked pixels hold no residual: their neighbours' spill over, never amplified
         # (a normalised convolution would keep pushing into pixels nothing constrains)
         if noise is not None and noise > 0:
             resid = _shrink_by_scale(resid, max(smooth, 0.5), float(noise), threshold, n_scales)
         elif smooth > 0:
             resid = ndimage.gaussian_filter(resid, smooth, mode='reflect')
-        density = density + _blur(bicubic_upscale(resid, s, surface_brightness=True), fwhm)
+        # float32 upsampling: half the memory of the output, far below its noise
+        up = bicubic_upscale(resid, s, surface_brightness=True, dtype=np.float32)
+        density += _blur(up, fwhm, out=work)
     good_hr = np.repeat(np.repeat(good, s, axis=0), s, axis=1)
     total = float(np.sum(target[good])) * s * s
-    density[good_hr] += (total - float(np.sum(density[good_hr]))) / max(int(good_hr.sum()), 1)
-    return density / per_pixel
+    n_good = max(int(good_hr.sum()), 1)
+    offset = (total - float(np.sum(density, where=good_hr))) / n_good
+    np.add(density, offset, out=density, where=good_hr)
+    density /= per_pixel
+    return density
 
 
 def correct_flux(sr, lr, good_lr, *, scale, mode, surface_brightness, smooth=2.0, noise=None,
-                 threshold=None):
+                 threshold=None, overwrite=False):
     """Flux correction after stitching; returns ``(corrected, multiplicative_factor_map)``.
 
     ``mode`` is ``'local'``, ``'total'``, ``'block'`` or None (see the module docstring);
     ``smooth`` is the smoothing of ``'local'`` (`backproject_flux`), ``noise`` the input's
     noise standard deviation and ``threshold`` (None: no shrinking) how many times the
-    smoothed residual's noise ``'local'`` leaves out.
+    smoothed residual's noise ``'local'`` leaves out; with ``overwrite`` ``'local'`` may
+    correct ``sr`` in place.
     """
     s = scale
     area = s * s if surface_brightness else 1.0
@@ -246,7 +267,7 @@ def correct_flux(sr, lr, good_lr, *, scale, mode, surface_brightness, smooth=2.0
         shrink = {} if threshold is None or noise is None else {'noise': noise,
                                                                  'threshold': threshold}
         return backproject_flux(sr, lr, good_lr, scale=s, surface_brightness=surface_brightness,
-                                smooth=smooth, **shrink), None
+                                smooth=smooth, overwrite=overwrite, **shrink), None
     if mode == 'total':
         good_hr = np.repeat(np.repeat(good_lr, s, axis=0), s, axis=1)
         target = float(np.sum(lr[good_lr], dtype=np.float64)) * area

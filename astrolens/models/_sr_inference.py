@@ -104,7 +104,7 @@ def norm_params(image):
     return offset, (spread if spread > 0 else 1.0)
 
 
-def bicubic_upscale(image, scale, *, surface_brightness=False):
+def bicubic_upscale(image, scale, *, surface_brightness=False, dtype=np.float64):
     """Bicubic upsampling in the same pixel convention as the networks.
 
     Parameters
@@ -115,6 +115,8 @@ def bicubic_upscale(image, scale, *, surface_brightness=False):
     surface_brightness : bool, optional
         If false (flux per pixel) the result is divided by ``scale**2`` so
         the total flux is (nearly) kept.
+    dtype : data-type, optional
+        Of the result (computed in float32 either way).
 
     Returns
     -------
@@ -125,7 +127,7 @@ def bicubic_upscale(image, scale, *, surface_brightness=False):
     with torch.no_grad():
         out = F.interpolate(torch.from_numpy(np.ascontiguousarray(batch))[:, None],
                             scale_factor=scale, mode='bicubic', align_corners=False)
-    out = out[:, 0].numpy().astype(np.float64)
+    out = out[:, 0].numpy().astype(dtype, copy=False)
     if not surface_brightness:
         out /= scale ** 2
     return out if array.ndim == 3 else out[0]
@@ -273,14 +275,23 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
                       channels=2 if uncertainty else 1, progress=progress)
     gain = float(getattr(est, 'flux_gain_', None) or 1.0 / (s * s))
     area = gain * s * s if surface_brightness else gain
-    sr = (out[0].astype(np.float64) * spread + offset) * area
-    std = out[1].astype(np.float64) * spread * area if uncertainty else None
+    # in place: the output of a large image is hundreds of MiB per copy
+    sr = out[0].astype(np.float64)
+    sr *= spread
+    sr += offset
+    sr *= area
+    std = None
+    if uncertainty:
+        std = out[1].astype(np.float64)
+        std *= spread * area
+    del out
     lr_filled = np.where(good, image, 0.0)
     sr, factor = correct_flux(sr, lr_filled, good, scale=s, mode=flux,
                               surface_brightness=surface_brightness,
                               smooth=float(getattr(est, 'flux_smooth_', 2.0)),
                               noise=float(sigma) if np.isfinite(sigma) else None,
-                              threshold=getattr(est, 'flux_threshold_', None))
+                              threshold=getattr(est, 'flux_threshold_', None),
+                              overwrite=True)
     if std is not None and factor is not None:
         std = std * np.abs(factor)
     return sr, std

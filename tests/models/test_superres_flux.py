@@ -170,3 +170,15 @@ def test_blur_option_is_checked():
     truth, lr = _sharp_scene_and_blurred_input(7, fwhm=4.0, noise=0.2)
     with pytest.raises(ValueError, match="blur must be 'fit'"):
         backproject_flux(truth, lr, np.ones(lr.shape, dtype=bool), scale=2, blur='gauss')
+
+
+def test_local_correction_leaves_its_input_alone_unless_told_to_overwrite_it():
+    truth, lr, centres = _scene(seed=8)
+    biased = _biased_output(truth, centres)
+    kept = biased.copy()
+    good = np.ones(lr.shape, dtype=bool)
+    corrected = backproject_flux(biased, lr, good, scale=2)
+    assert np.array_equal(biased, kept)
+    in_place = backproject_flux(biased, lr, good, scale=2, overwrite=True)
+    assert in_place is biased                  # one output-sized copy fewer on large images
+    np.testing.assert_allclose(in_place, corrected, rtol=0, atol=1e-12 * np.ptp(corrected))
