@@ -2,8 +2,8 @@
 
 Usage::
 
-    python benchmarks/bench_superres.py [--sets hst,hdf,hdf-previous,lenses,hsc-hst,ground,
-        speed]
+    python benchmarks/bench_superres.py [--sets hst,hst-recipes,hdf,hdf-previous,lenses,
+        hsc-hst,ground,speed] [--psf]
         [--models survey-x2,deeplense-x2,hsc-hst-x3] [--flux-modes] [--n-lenses 50]
         [--n-hdf 12] [--threads 2] [--repeats 3] [--json FILE] [--gan-minutes 0]
         [--symmetries]
@@ -13,6 +13,10 @@ Sets (nothing here is trained on; see ``astrolens/datasets/_evaluation.py``):
 ``hst``
     the held-out real HST images (``HST_EVAL``) degraded x2 by two fixed
     recipes: unseen sources, degradations inside the training ranges;
+``hst-recipes``
+    the same images degraded by four more recipes (`MORE_RECIPES`: mild and strong blur,
+    S/N 10 to 500, Gaussian and Moffat PSFs, sky on and off), a wider look at the
+    degradations a hidden set may use;
 ``hdf``
     crops of the right half of the Hubble Deep Field degraded x2 by a recipe
     no model saw (`UNSEEN_RECIPE`: an elliptical Moffat PSF with wider wings than any
@@ -41,6 +45,10 @@ the truth image; aperture fluxes (photutils, radius 3 LR pixels) on the
 sources found in the truth; total flux against the truth.
 With ``--flux-modes`` the x2 sets are also run with every flux correction, and with the
 local one at smoothings 1 and 3 input pixels beside the default 2.
+With ``--psf`` the sets whose degradation is simulated are also enhanced with the LR
+PSF given (``enhance(psf=..., output_fwhm=...)``, the output brought to the truth's PSF):
+``psf-known`` the exact PSF, ``psf-x1.00`` a round Gaussian of its FWHM, ``psf-x0.85`` /
+``psf-x1.15`` one 15% too narrow / too wide.
 With ``--symmetries`` every model runs with ``uncertainty=True`` (the mean of its outputs
 over the 8 symmetries of the square, 8x slower).
 With ``--gan-minutes G`` the first x2 model is trained further for G minutes
@@ -57,6 +65,7 @@ import torch
 
 from astrolens.datasets._evaluation import (
     ELLIPTICAL_RECIPE,
+    MORE_RECIPES,
     aperture_flux_errors,
     drawn_lens_pairs,
     ground_pairs,
@@ -69,7 +78,10 @@ from astrolens.models._sr_flux import backproject_flux
 from astrolens.models._sr_inference import bicubic_upscale, fill_bad, noise_level
 from astrolens.models._superres import SuperResolver
 
-SET_SCALE = {'hst': 2, 'hdf': 2, 'hdf-previous': 2, 'lenses': 2, 'ground': 2, 'hsc-hst': 3}
+SET_SCALE = {'hst': 2, 'hst-recipes': 2, 'hdf': 2, 'hdf-previous': 2, 'lenses': 2, 'ground': 2,
+             'hsc-hst': 3}
+#: Sets whose degradation, and so whose PSF, is known (simulated from the truth).
+PSF_SETS = ('hst', 'hst-recipes', 'hdf', 'hdf-previous', 'lenses')
 
 
 def _filled(lr):
@@ -80,7 +92,7 @@ def _filled(lr):
 _SYMMETRIES = {'on': False}
 
 
-def _enhance(model, lr, flux='default'):
+def _enhance(model, lr, flux='default', **psf):
     smooth = None
     if isinstance(flux, str) and flux.startswith('local-s'):
         # the local correction with another smoothing, on the network's raw output
@@ -88,7 +100,7 @@ def _enhance(model, lr, flux='default'):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         out = model.enhance(np.asarray(lr, dtype=np.float64), progress=False, flux=flux,
-                            uncertainty=_SYMMETRIES['on'])
+                            uncertainty=_SYMMETRIES['on'], **psf)
     out = np.asarray(out.data, dtype=np.float64)
     if smooth is not None:
         good = np.isfinite(lr)
@@ -133,6 +145,8 @@ def _metrics(pred, truth, scale):
 def _pairs(name, args):
     if name == 'hst':
         return hst_eval_pairs()
+    if name == 'hst-recipes':
+        return hst_eval_pairs(recipes=MORE_RECIPES, seed=77)
     if name == 'hdf':
         return hdf_right_pairs(args.n_hdf)
     if name == 'hdf-previous':
@@ -199,8 +213,9 @@ def run_set(name, models, args, *, flux_modes=(None,)):
             label = model_name if flux is None else f'{model_name} flux={flux}'
             rows = []
             for p, b in zip(pairs, bic, strict=True):
-                pred = _enhance(model, p['lr'], 'default' if flux is None else
-                                (None if flux == 'none' else flux))
+                mode = 'default' if flux is None or flux.startswith('psf-') else (
+                    None if flux == 'none' else flux)
+                pred = _enhance(model, p['lr'], mode, **_psf_options(p, flux))
                 m = _metrics(pred, p['hr'], scale)
                 m.update({f'bicubic_{k}': v for k, v in b.items()})
                 m.update({'name': p['name'], 'recipe': p.get('recipe')})
@@ -214,6 +229,30 @@ def run_set(name, models, args, *, flux_modes=(None,)):
                           f'{r["bicubic_aperture_flux_error"]:.2%}')
             results[label] = {'summary': _summary(rows, label), 'rows': rows}
     return results
+
+
+def _fwhm_of(psf):
+    """FWHM (pixels) of a sampled PSF: the diameter of the area above half its peak, measured
+    on an 8x finer cubic interpolation."""
+    from scipy import ndimage
+
+    fine = ndimage.zoom(np.asarray(psf, dtype=np.float64), 8, order=3)
+    return float(2.0 * np.sqrt(np.sum(fine > 0.5 * fine.max()) / np.pi) / 8)
+
+
+def _psf_options(pair, flux):
+    """``psf`` / ``output_fwhm`` of `SuperResolver.enhance` for one of the PSF variants.
+
+    ``psf-known``: the LR images' exact PSF and the truth's PSF FWHM; ``psf-x1.00``: a round
+    Gaussian of the exact PSF's FWHM (all a seeing estimate gives); ``psf-x0.85`` and
+    ``psf-x1.15``: that FWHM 15% too small or too large; anything else: nothing (blind).
+    """
+    if not isinstance(flux, str) or not flux.startswith('psf-'):
+        return {}
+    if flux == 'psf-known':
+        return {'psf': pair['psf'], 'output_fwhm': float(pair['hr_fwhm'])}
+    factor = float(flux[len('psf-x'):])
+    return {'psf': factor * _fwhm_of(pair['psf']), 'output_fwhm': float(pair['hr_fwhm'])}
 
 
 def _flops_per_output_pixel(model, scale):
@@ -286,7 +325,8 @@ def _gan(models, args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--sets', default='hst,hdf,hdf-previous,lenses,hsc-hst,ground,speed')
+    parser.add_argument('--sets',
+                        default='hst,hst-recipes,hdf,hdf-previous,lenses,hsc-hst,ground,speed')
     parser.add_argument('--models', '--model', dest='models',
                         default='survey-x2,deeplense-x2,hsc-hst-x3',
                         help='shipped names or saved paths, comma-separated')
@@ -296,6 +336,10 @@ def main(argv=None):
     parser.add_argument('--repeats', type=int, default=3,
                         help='timed runs per model in the speed set; the fastest counts')
     parser.add_argument('--flux-modes', action='store_true')
+    parser.add_argument('--psf', action='store_true',
+                        help='also enhance the simulated degradations with their PSF given '
+                        '(exact; a round Gaussian of its FWHM, and one 15%% too narrow or too '
+                        'wide)')
     parser.add_argument('--per-image', action='store_true')
     parser.add_argument('--json', default=None, help='write every figure to this file')
     parser.add_argument('--gan-minutes', type=float, default=0.0)
@@ -317,6 +361,8 @@ def main(argv=None):
             continue
         modes = (None, 'local-s1', 'local-s3', 'total', 'block', 'none') if (
             args.flux_modes and name != 'hsc-hst') else (None,)
+        if args.psf and name in PSF_SETS:
+            modes = (*modes, 'psf-known', 'psf-x0.85', 'psf-x1.00', 'psf-x1.15')
         results[name] = run_set(name, models, args, flux_modes=modes)
     if args.gan_minutes > 0:
         results['gan'] = _gan(models, args)

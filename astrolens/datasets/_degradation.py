@@ -35,8 +35,8 @@ import numpy as np
 from scipy import ndimage, signal
 
 __all__ = ['RANGES', 'REAL_PSFS', 'DegradedPair', 'Recipe', 'degrade', 'draw_recipe',
-           'elliptical_gaussian_psf', 'gaussian_psf', 'moffat_psf', 'real_psf', 'rebin',
-           'robust_sigma', 'stretch_psf']
+           'elliptical_gaussian_psf', 'gaussian_psf', 'lr_psf_image', 'moffat_psf', 'real_psf',
+           'rebin', 'robust_sigma', 'stretch_psf']
 
 _FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
@@ -498,6 +498,49 @@ def _mask(rng, shape, fraction):
     return ndimage.binary_dilation(mask) if rng.random() < 0.5 else mask
 
 
+def _lr_kernel(recipe, native):
+    """The kernel taking the target PSF (FWHM ``max(target_fwhm, native)``) to the LR PSF."""
+    width = np.sqrt(max(recipe.lr_fwhm ** 2 - max(recipe.target_fwhm, native) ** 2, 0.25))
+    if recipe.psf_axis_ratio < 1.0 and recipe.psf_kind == 'gaussian':
+        return elliptical_gaussian_psf(width, recipe.psf_axis_ratio, recipe.psf_angle)
+    kernel = _psf(recipe.psf_kind, width, beta=recipe.moffat_beta, name=recipe.real_psf)
+    if recipe.psf_axis_ratio < 1.0:
+        kernel = stretch_psf(kernel, recipe.psf_axis_ratio, recipe.psf_angle)
+    return kernel
+
+
+def lr_psf_image(recipe, *, native_fwhm=1.0):
+    """The PSF of the LR images `degrade` makes with ``recipe``, sampled on the LR grid.
+
+    The target's Gaussian PSF (FWHM ``max(target_fwhm, native)`` target
+    pixels) convolved with the recipe's kernel and summed into LR pixels,
+    centred on the middle pixel of an odd-sized array, normalised to sum 1:
+    what a user would pass as the input's PSF. Only for recipes whose pixel
+    ratio equals their scale (no resampling).
+
+    Returns
+    -------
+    psf : `~numpy.ndarray`
+    target_fwhm : float
+        FWHM of the target's PSF, in target pixels.
+    """
+    s = int(recipe.scale)
+    if abs(float(recipe.pixel_ratio) - s) > 1e-6:
+        msg = f'lr_psf_image needs a pixel ratio equal to the scale, not {recipe.pixel_ratio}'
+        raise ValueError(msg)
+    native = float(native_fwhm)
+    target = max(float(recipe.target_fwhm), native)
+    kernel = _lr_kernel(recipe, native)
+    n = 2 * int(np.ceil((kernel.shape[0] / 2 + 4 * target) / s)) + 1
+    # centred on the middle of the middle LR pixel: (s*n - 1) / 2 in target pixels
+    y, x = _grid(s * n)
+    sigma = target * _FWHM_TO_SIGMA
+    point = np.exp(-0.5 * (x * x + y * y) / sigma ** 2)
+    blurred = _convolve(point / point.sum(), kernel)
+    psf = blurred.reshape(n, s, n, s).sum(axis=(1, 3))
+    return psf / psf.sum(), target
+
+
 def degrade(hr, recipe, *, rng, native_fwhm=1.0, margin=0):
     """Degrade one HR image (flux per pixel) by ``recipe``.
 
@@ -530,15 +573,7 @@ def degrade(hr, recipe, *, rng, native_fwhm=1.0, margin=0):
         target = _convolve(target, gaussian_psf(np.sqrt(recipe.target_fwhm ** 2 - native ** 2)))
     # the LR grid starts one LR pixel in, so a shift either way stays inside the target
     n_lr = (target.shape[0] // s - 2, target.shape[1] // s - 2)
-    # kernel taking the target PSF to the LR PSF
-    width = np.sqrt(max(recipe.lr_fwhm ** 2 - max(recipe.target_fwhm, native) ** 2, 0.25))
-    if recipe.psf_axis_ratio < 1.0 and recipe.psf_kind == 'gaussian':
-        kernel = elliptical_gaussian_psf(width, recipe.psf_axis_ratio, recipe.psf_angle)
-    else:
-        kernel = _psf(recipe.psf_kind, width, beta=recipe.moffat_beta, name=recipe.real_psf)
-        if recipe.psf_axis_ratio < 1.0:
-            kernel = stretch_psf(kernel, recipe.psf_axis_ratio, recipe.psf_angle)
-    blurred = _convolve(target, kernel)
+    blurred = _convolve(target, _lr_kernel(recipe, native))
     off = (1.0 + recipe.offset[0], 1.0 + recipe.offset[1])
     lr = rebin(blurred, s, offset=off, shape=n_lr)
     target = target[s:s + s * n_lr[0], s:s + s * n_lr[1]]

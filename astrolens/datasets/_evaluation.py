@@ -25,10 +25,18 @@ found in the truth (photutils).
 
 import numpy as np
 
-from astrolens.datasets._degradation import Recipe, degrade, draw_recipe, rebin, robust_sigma
+from astrolens.datasets._degradation import (
+    Recipe,
+    degrade,
+    draw_recipe,
+    lr_psf_image,
+    rebin,
+    robust_sigma,
+)
 from astrolens.datasets._sources import draw_lens_scene, hdf_half, load_hst_images, shared_real
 
-__all__ = ['ELLIPTICAL_RECIPE', 'EVAL_RECIPES', 'UNSEEN_RECIPE', 'aperture_flux_errors',
+__all__ = ['ELLIPTICAL_RECIPE', 'EVAL_RECIPES', 'MORE_RECIPES', 'UNSEEN_RECIPE',
+           'aperture_flux_errors',
            'drawn_lens_pairs', 'ground_pairs', 'hdf_right_pairs', 'hsc_hst_real_pair',
            'hst_eval_pairs']
 
@@ -39,6 +47,20 @@ EVAL_RECIPES = {
     'moffat-r1.6-snr30-sky-corr': {'psf_kind': 'moffat', 'moffat_beta': 3.0,
                                    'fwhm_ratio': 1.6, 'snr': 30.0, 'sky_subtracted': False,
                                    'correlation_fwhm': 1.0},
+}
+#: Four more x2 recipes for the same images (`hst_eval_pairs(recipes=MORE_RECIPES)`): mild blur at
+#: high S/N (where a network blind to the PSF over-sharpens), strong blur at S/N 10, Moffat wings
+#: with correlated noise, sky on and off.
+MORE_RECIPES = {
+    'gauss-r1.5-snr500-skysub': {'psf_kind': 'gaussian', 'fwhm_ratio': 1.5, 'snr': 500.0,
+                                 'sky_subtracted': True},
+    'gauss-r3.0-snr10-sky': {'psf_kind': 'gaussian', 'fwhm_ratio': 3.0, 'snr': 10.0,
+                             'sky_subtracted': False},
+    'moffat2.5-r2.5-snr50-skysub-corr': {'psf_kind': 'moffat', 'moffat_beta': 2.5,
+                                         'fwhm_ratio': 2.5, 'snr': 50.0, 'sky_subtracted': True,
+                                         'correlation_fwhm': 1.4},
+    'moffat4-r1.3-snr200-sky': {'psf_kind': 'moffat', 'moffat_beta': 4.0, 'fwhm_ratio': 1.3,
+                                'snr': 200.0, 'sky_subtracted': False},
 }
 #: An x2 degradation no preset draws: a Moffat PSF with wings wider than any trained on
 #: (beta 1.8; training 2-5), elliptical (axis ratio 0.6), and noise correlated over 2 LR
@@ -68,7 +90,9 @@ def hst_eval_pairs(*, scale=2, seed=2024, recipes=None):
     Returns
     -------
     pairs : list of dict
-        ``{'name', 'recipe', 'lr', 'hr', 'sigma'}``; empty when ``../shared/real`` is absent.
+        ``{'name', 'recipe', 'lr', 'hr', 'sigma', 'psf', 'hr_fwhm'}`` (``psf``: the LR
+        images' PSF on their grid, `lr_psf_image`; ``hr_fwhm``: the FWHM of the truth's PSF
+        in its pixels); empty when ``../shared/real`` is absent.
     """
     out = []
     recipes = EVAL_RECIPES if recipes is None else recipes
@@ -77,8 +101,9 @@ def hst_eval_pairs(*, scale=2, seed=2024, recipes=None):
             rng = np.random.default_rng([seed, k, j])
             recipe = _recipe(spec, scale=scale, native=im.fwhm_pixels)
             pair = degrade(im.data, recipe, rng=rng, native_fwhm=im.fwhm_pixels, margin=2)
+            psf, hr_fwhm = lr_psf_image(recipe, native_fwhm=im.fwhm_pixels)
             out.append({'name': im.name, 'recipe': rname, 'lr': pair.lr, 'hr': pair.hr,
-                        'sigma': pair.sigma})
+                        'sigma': pair.sigma, 'psf': psf, 'hr_fwhm': hr_fwhm})
     return out
 
 
@@ -96,10 +121,11 @@ def hdf_right_pairs(n=12, *, seed=2024, size=96, recipe=None):
         r = int(rng.integers(0, image.shape[0] - hr_size + 1))
         c = int(rng.integers(0, image.shape[1] - hr_size + 1))
         crop = image[r:r + hr_size, c:c + hr_size]
-        pair = degrade(crop, _recipe(spec, scale=2, native=2.0), rng=rng, native_fwhm=2.0,
-                       margin=1)
+        recipe = _recipe(spec, scale=2, native=2.0)
+        pair = degrade(crop, recipe, rng=rng, native_fwhm=2.0, margin=1)
+        psf, hr_fwhm = lr_psf_image(recipe, native_fwhm=2.0)
         out.append({'name': f'hdf-right-{i}', 'recipe': 'unseen', 'lr': pair.lr,
-                    'hr': pair.hr, 'sigma': pair.sigma})
+                    'hr': pair.hr, 'sigma': pair.sigma, 'psf': psf, 'hr_fwhm': hr_fwhm})
     return out
 
 
@@ -112,8 +138,9 @@ def drawn_lens_pairs(n=50, *, seed=2024, num_pix=96):
         recipe = draw_recipe(rng, preset='deeplense-x2', native_fwhm=1.0,
                              overrides={'mask_fraction': 0.0, 'n_cosmic': 0})
         pair = degrade(scene * 100.0, recipe, rng=rng, native_fwhm=1.0, margin=1)
+        psf, hr_fwhm = lr_psf_image(recipe, native_fwhm=1.0)
         out.append({'name': f'lens-{i}', 'recipe': 'deeplense-x2 draw', 'lr': pair.lr,
-                    'hr': pair.hr, 'sigma': pair.sigma})
+                    'hr': pair.hr, 'sigma': pair.sigma, 'psf': psf, 'hr_fwhm': hr_fwhm})
     return out
 
 

@@ -25,7 +25,8 @@ pairs as a ratio of sums (``1/scale**2`` for flux per pixel).
 import numpy as np
 from scipy import ndimage
 
-__all__ = ['backproject_flux', 'block_sum', 'correct_flux', 'estimate_gain', 'fit_blur']
+__all__ = ['backproject_flux', 'block_sum', 'correct_flux', 'estimate_gain', 'fit_blur',
+           'match_output_psf', 'psf_blur']
 
 _FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
@@ -108,6 +109,92 @@ def fit_blur(sr, lr, good_lr, *, scale, surface_brightness=False, max_fwhm=None,
     best = minimize_scalar(cost, bounds=(0.0, top), method='bounded',
                            options={'xatol': 0.05 * s})
     return float(best.x) if cost(best.x) < cost(0.0) else 0.0
+
+
+def psf_blur(psf, *, scale, output_fwhm):
+    """FWHM of the Gaussian between an output of PSF ``output_fwhm`` and an input of PSF ``psf``.
+
+    The blur that, applied to an image whose PSF is a Gaussian of FWHM
+    ``output_fwhm`` output pixels and summed onto the input grid, gives an
+    image of PSF ``psf``: found by the same least-squares fit as `fit_blur`,
+    so the two can be compared.
+
+    Parameters
+    ----------
+    psf : float or `~numpy.ndarray`
+        The input's PSF: a Gaussian FWHM in input pixels, or an image
+        sampled on the input grid (any size; its centroid is its centre).
+    scale : int
+    output_fwhm : float
+        FWHM of the output PSF wanted, in output pixels.
+
+    Returns
+    -------
+    fwhm : float
+        In output pixels; 0 when the input is not blurrier than that output.
+    """
+    s = int(scale)
+    if np.ndim(psf) == 0:
+        width = float(psf)
+        n = 2 * int(np.ceil(3.0 * width)) + 9
+        half = (n - 1) / 2.0
+        y, x = np.mgrid[:n, :n] - half
+        image = np.exp(-0.5 * (x * x + y * y) / (width / _FWHM_PER_SIGMA) ** 2)
+    else:
+        image = np.asarray(psf, dtype=np.float64)
+        width = float(np.sqrt(np.sum(image > 0.5 * image.max())) * 2.0 / np.sqrt(np.pi))
+    image = image / image.sum()
+    ny, nx = image.shape
+    yy, xx = np.mgrid[:ny, :nx]
+    cy, cx = float(np.sum(yy * image)), float(np.sum(xx * image))
+    # the centre of input pixel i is at s*i + (s-1)/2 on the output grid
+    y, x = np.mgrid[:s * ny, :s * nx]
+    sigma = float(output_fwhm) / _FWHM_PER_SIGMA
+    point = np.exp(-0.5 * ((y - s * cy - (s - 1) / 2) ** 2 + (x - s * cx - (s - 1) / 2) ** 2)
+                   / sigma ** 2)
+    point /= point.sum()
+    return fit_blur(point, image, np.ones(image.shape, dtype=bool), scale=s, max_size=None,
+                    max_fwhm=max(8.0 * s, 3.0 * s * width))
+
+
+def match_output_psf(sr, lr, good_lr, *, scale, surface_brightness, psf, output_fwhm,
+                     overwrite=False):
+    """Blur a super-resolved image that is sharper than the output PSF asked for.
+
+    A network told nothing about the input's PSF guesses how much to
+    sharpen; where it sharpens more than an output of PSF ``output_fwhm``
+    allows (the blur `fit_blur` finds between it and the input is wider
+    than the one `psf_blur` gives for that output), it is blurred by the
+    difference (in quadrature). An output blurrier than asked is left as it
+    is: sharpening it further would be a deconvolution the network did not
+    make.
+
+    Parameters
+    ----------
+    sr, lr, good_lr, scale, surface_brightness
+        As for `fit_blur`.
+    psf : float or `~numpy.ndarray`
+        The input's PSF (see `psf_blur`).
+    output_fwhm : float
+        In output pixels.
+    overwrite : bool, optional
+        Blur ``sr`` in place when it is a float64 array.
+
+    Returns
+    -------
+    matched : `~numpy.ndarray`
+    blur : float
+        FWHM (output pixels) of the blur between the asked output and the
+        input: how `backproject_flux` should observe the output again.
+    """
+    blur = psf_blur(psf, scale=scale, output_fwhm=output_fwhm)
+    current = fit_blur(sr, lr, good_lr, scale=scale, surface_brightness=surface_brightness)
+    in_place = overwrite and isinstance(sr, np.ndarray) and sr.dtype == np.float64
+    out = sr if in_place else np.array(sr, dtype=np.float64)
+    if current > blur:
+        # scipy's separable filters buffer each line, so filtering in place is exact
+        _blur(out, np.sqrt(current ** 2 - blur ** 2), out=out)
+    return out, blur
 
 
 def _fit_window(lr, good, size, margin):
@@ -250,14 +337,15 @@ def backproject_flux(sr, lr, good_lr, *, scale, surface_brightness=False, smooth
 
 
 def correct_flux(sr, lr, good_lr, *, scale, mode, surface_brightness, smooth=2.0, noise=None,
-                 threshold=None, overwrite=False):
+                 threshold=None, overwrite=False, blur='fit'):
     """Flux correction after stitching; returns ``(corrected, multiplicative_factor_map)``.
 
     ``mode`` is ``'local'``, ``'total'``, ``'block'`` or None (see the module docstring);
     ``smooth`` is the smoothing of ``'local'`` (`backproject_flux`), ``noise`` the input's
     noise standard deviation and ``threshold`` (None: no shrinking) how many times the
     smoothed residual's noise ``'local'`` leaves out; with ``overwrite`` ``'local'`` may
-    correct ``sr`` in place.
+    correct ``sr`` in place; ``blur`` is how ``'local'`` observes the output again (see
+    `backproject_flux`).
     """
     s = scale
     area = s * s if surface_brightness else 1.0
@@ -267,7 +355,7 @@ def correct_flux(sr, lr, good_lr, *, scale, mode, surface_brightness, smooth=2.0
         shrink = {} if threshold is None or noise is None else {'noise': noise,
                                                                  'threshold': threshold}
         return backproject_flux(sr, lr, good_lr, scale=s, surface_brightness=surface_brightness,
-                                smooth=smooth, overwrite=overwrite, **shrink), None
+                                smooth=smooth, overwrite=overwrite, blur=blur, **shrink), None
     if mode == 'total':
         good_hr = np.repeat(np.repeat(good_lr, s, axis=0), s, axis=1)
         target = float(np.sum(lr[good_lr], dtype=np.float64)) * area

@@ -42,14 +42,14 @@ from astrolens.io import (
                           to_nddata,
                           upsample_uncertainty,
 )
-from astrolens.models._sr_flux import correct_flux
+from astrolens.models._sr_flux import correct_flux, match_output_psf
 from astrolens.models._tiling import tiled_apply
 from astrolens.version import __version__
 from astrolens.wcs_utils import scale_wcs
 
-__all__ = ['FLUX_MODES', 'bicubic_upscale', 'check_domain', 'd4', 'd4_inverse', 'enhance',
-           'enhance_array', 'enhance_batch', 'fill_bad', 'is_surface_brightness', 'noise_level',
-           'norm_params', 'uncertainty_sigma']
+__all__ = ['FLUX_MODES', 'bicubic_upscale', 'check_domain', 'check_psf', 'd4', 'd4_inverse',
+           'enhance', 'enhance_array', 'enhance_batch', 'fill_bad', 'is_surface_brightness',
+           'noise_level', 'norm_params', 'uncertainty_sigma']
 
 FLUX_MODES = ('local', 'total', 'block', None)
 
@@ -180,6 +180,27 @@ def uncertainty_sigma(uncertainty, bad):
     return float(np.median(values)) if values.size else None
 
 
+def check_psf(psf, *, name='psf'):
+    """The PSF of `SuperResolver.enhance`: a positive FWHM or a 2-D image (else ValueError)."""
+    if np.ndim(psf) == 0:
+        try:
+            value = float(psf)
+        except (TypeError, ValueError):
+            value = float('nan')
+        if not (np.isfinite(value) and value > 0):
+            msg = f'{name} must be a positive FWHM in input pixels or a 2-D image, got {psf!r}'
+            raise ValueError(msg)
+        return value
+    image = np.asarray(psf, dtype=np.float64)
+    if image.ndim != 2 or min(image.shape) < 3:
+        msg = f'{name} must be a 2-D image at least 3 pixels on a side, got shape {image.shape}'
+        raise ValueError(msg)
+    if not np.all(np.isfinite(image)) or not image.sum() > 0:
+        msg = f'{name} must be finite with a positive sum'
+        raise ValueError(msg)
+    return image
+
+
 def check_domain(est, image, bad, *, wcs=None, sigma=None):
     """Warn (`~astrolens.utils.AstrolensUserWarning`) when an input is outside the model's domain.
 
@@ -241,7 +262,7 @@ def _predict_fn(model, device, *, uncertainty, noise=None):
 
 
 def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_size,
-                  uncertainty, progress, flux, noise=None):
+                  uncertainty, progress, flux, noise=None, psf=None, output_fwhm=None):
     """Super-resolve one 2-D array in its own units; returns ``(sr, std or None)``.
 
     Parameters
@@ -259,6 +280,9 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
     noise : float, optional
         Noise standard deviation of the input (its units), for noise-aware
         networks; default `noise_level` of the image.
+    psf, output_fwhm : optional
+        The input's PSF and the output PSF wanted (see `SuperResolver.enhance`);
+        without ``psf`` the network's own sharpening is kept.
     """
     s = int(est.scale)
     good = ~bad
@@ -286,7 +310,12 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
         std *= spread * area
     del out
     lr_filled = np.where(good, image, 0.0)
-    sr, factor = correct_flux(sr, lr_filled, good, scale=s, mode=flux,
+    blur = 'fit'
+    if psf is not None:
+        sr, blur = match_output_psf(sr, lr_filled, good, scale=s,
+                                    surface_brightness=surface_brightness, psf=psf,
+                                    output_fwhm=output_fwhm, overwrite=True)
+    sr, factor = correct_flux(sr, lr_filled, good, scale=s, mode=flux, blur=blur,
                               surface_brightness=surface_brightness,
                               smooth=float(getattr(est, 'flux_smooth_', 2.0)),
                               noise=float(sigma) if np.isfinite(sigma) else None,
@@ -298,10 +327,11 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
 
 
 def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux, hdu,
-            bad_bits=None, max_pixels='default'):
+            bad_bits=None, max_pixels='default', psf=None, output_fwhm=None):
     """`SuperResolver.enhance` for a fitted ``est``, with the options checked there."""
     opts = {'tile': int(tile), 'overlap': int(overlap), 'batch_size': int(batch_size),
-            'uncertainty': bool(uncertainty), 'flux': flux}
+            'uncertainty': bool(uncertainty), 'flux': flux, 'psf': psf,
+            'output_fwhm': output_fwhm}
     if isinstance(data, np.ndarray) and data.ndim in (3, 4):
         return enhance_batch(est, data, progress=progress, **opts)
     read = {} if max_pixels == 'default' else {'max_pixels': max_pixels}
@@ -325,6 +355,8 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
     sb = is_surface_brightness(nd.unit)
     sigma = uncertainty_sigma(nd.uncertainty, bad)
     check_domain(est, image, bad, wcs=nd.wcs, sigma=sigma)
+    if opts['psf'] is None and getattr(nd, 'psf', None) is not None:
+        opts['psf'] = check_psf(nd.psf, name='the PSF of the input')
     sr, std = enhance_array(est, image, bad, surface_brightness=sb, progress=progress,
                             noise=sigma, **opts)
     s = int(est.scale)
@@ -336,6 +368,8 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
     meta = resampled_meta(nd.meta, s, role='SR' if 'role' in (nd.meta or {}) else None)
     meta.update({'sr_model': est.name_, 'sr_version': __version__, 'sr_scale': s,
                  'sr_flux': 'none' if flux is None else flux, 'sr_arch': est.arch})
+    if opts['psf'] is not None:
+        meta['sr_output_fwhm'] = float(output_fwhm)      # output pixels
     wcs = scale_wcs(nd.wcs, s) if nd.wcs is not None else None
     # the input uncertainty, propagated as a flux-conserving upsampling, plus the network's
     # own spread (uncertainty=True) in quadrature

@@ -28,6 +28,24 @@ _LOSSES = ('l1', 'l2', 'gan')
 _FLUX = FLUX_MODES
 CONFIG_KIND = 'astrolens.SuperResolver'
 FORMAT_VERSION = 1
+#: Output PSF (FWHM, output pixels) of a model whose configuration records neither
+#: ``output_fwhm`` nor the target PSFs it was trained for: a Nyquist-sampled image.
+DEFAULT_OUTPUT_FWHM = 2.0
+
+
+def _output_fwhm_of(config):
+    """The geometric middle of the PSF range of the training targets, else the default.
+
+    The range is ``data.degradation.ranges.target_fwhm`` (output pixels) of a configuration;
+    without one, `DEFAULT_OUTPUT_FWHM`.
+    """
+    ranges = (((config or {}).get('data') or {}).get('degradation') or {}).get('ranges') or {}
+    span = ranges.get('target_fwhm')
+    try:
+        low, high = (float(v) for v in span)
+    except (TypeError, ValueError):
+        return DEFAULT_OUTPUT_FWHM
+    return float(np.sqrt(low * high)) if low > 0 and high > 0 else DEFAULT_OUTPUT_FWHM
 
 
 class SuperResolver:
@@ -84,6 +102,11 @@ class SuperResolver:
     flux_smooth_ : float
         Smoothing (input pixels) of ``flux='local'``; 2 unless the
         configuration says otherwise (``flux_smooth``).
+    output_fwhm_ : float
+        The output PSF (FWHM, output pixels) `enhance` brings its result to
+        when it knows the input's PSF: the configuration's ``output_fwhm``,
+        else the geometric middle of the PSFs of the training targets, else
+        2 (a Nyquist-sampled image).
     flux_threshold_ : float or None
         When set, ``flux='local'`` leaves out of its correction what is
         within this many times the noise, on every scale (configuration
@@ -368,7 +391,8 @@ class SuperResolver:
 
     # ------------------------------------------------------------------ inference
     def enhance(self, data, *, tile=512, overlap=None, batch_size=1, uncertainty=False,
-                progress=True, flux='default', hdu=None, bad_bits=None, max_pixels='default'):
+                progress=True, flux='default', hdu=None, bad_bits=None, max_pixels='default',
+                psf=None, output_fwhm=None):
         """Super-resolve an image (or a batch of arrays).
 
         Parameters
@@ -399,6 +423,20 @@ class SuperResolver:
         bad_bits, max_pixels : optional
             For FITS input: the mask planes that make a pixel bad and the
             largest image read (see `astrolens.io.read_fits`).
+        psf : float or array-like, optional
+            The input's PSF: a Gaussian FWHM in input pixels, or an image
+            sampled on the input grid. Default: the ``psf`` of an NDData
+            input (a FITS ``PSF`` extension), else none. With a PSF the
+            output is brought to the resolution ``output_fwhm``: a network
+            that does not see the PSF guesses how much to sharpen, and where
+            it sharpened beyond that resolution (over-sharpening, which
+            costs up to 3 dB on mildly blurred inputs) the output is blurred
+            back to it; the local flux correction then observes the output
+            through the blur that PSF implies instead of a fitted one.
+        output_fwhm : float, optional
+            FWHM (output pixels) of the output PSF asked for when ``psf`` is
+            known; default ``output_fwhm_`` of the model (the middle of the
+            PSFs of its training targets).
 
         Returns
         -------
@@ -412,7 +450,8 @@ class SuperResolver:
             with the symmetry spread when ``uncertainty=True``), ``meta``
             rewritten for the finer grid (`astrolens.io.resampled_meta`) plus
             the provenance (``sr_model``, ``sr_version``, ``sr_scale``,
-            ``sr_flux``). A 3-D NDData or FITS image is a ``(bands, y, x)``
+            ``sr_flux``, and ``sr_output_fwhm`` when a PSF was given). A 3-D
+            NDData or FITS image is a ``(bands, y, x)``
             cube, enhanced plane by plane with its 3-D WCS kept. For an
             array batch: an array ``(N, scale*H, scale*W)``, or
             ``(array, std)`` with ``uncertainty=True``.
@@ -421,6 +460,13 @@ class SuperResolver:
         flux = self.flux if flux == 'default' else flux
         if flux not in _FLUX:
             msg = f'flux must be one of {_FLUX}, got {flux!r}'
+            raise ValueError(msg)
+        if psf is not None:
+            psf = _sr_inference.check_psf(psf)
+        output_fwhm = self._output_fwhm() if output_fwhm is None else output_fwhm
+        if isinstance(output_fwhm, bool) or not isinstance(output_fwhm, (int, float)) \
+                or not (np.isfinite(output_fwhm) and output_fwhm > 0):
+            msg = f'output_fwhm must be a positive number of output pixels, got {output_fwhm!r}'
             raise ValueError(msg)
         if overlap is None:
             overlap = int(getattr(self.model_, 'receptive_field', 16))
@@ -431,7 +477,8 @@ class SuperResolver:
         return _sr_inference.enhance(self, data, tile=tile, overlap=overlap,
                                      batch_size=batch_size, uncertainty=uncertainty,
                                      progress=progress, flux=flux, hdu=hdu, bad_bits=bad_bits,
-                                     max_pixels=max_pixels)
+                                     max_pixels=max_pixels, psf=psf,
+                                     output_fwhm=float(output_fwhm))
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, lr, hr, *, surface_brightness=False, tile=512, batch_size=2,
@@ -486,6 +533,12 @@ class SuperResolver:
             out[name] = {k: float(np.mean(v)) for k, v in entry.items()}
         return out
 
+    def _output_fwhm(self):
+        """The output PSF (FWHM, output pixels) `enhance` matches when given the input's PSF."""
+        value = getattr(self, 'output_fwhm_', None)
+        return float(value) if value is not None else _output_fwhm_of(
+            getattr(self, 'config_', None) or {})
+
     # ------------------------------------------------------------------ persistence
     def _config(self):
         config = {
@@ -499,6 +552,7 @@ class SuperResolver:
             'flux_gain': self.flux_gain_,
             'flux_smooth': float(getattr(self, 'flux_smooth_', 2.0)),
             'flux_threshold': getattr(self, 'flux_threshold_', None),
+            'output_fwhm': self._output_fwhm(),
             'receptive_field': int(self.model_.receptive_field),
             'n_parameters': count_parameters(self.model_),
         }
@@ -561,6 +615,14 @@ class SuperResolver:
                    'a positive number or null')
             raise WeightsError(msg)
         est.flux_threshold_ = None if threshold is None else float(threshold)
+        output_fwhm = config.get('output_fwhm')
+        if output_fwhm is not None and not (isinstance(output_fwhm, (int, float))
+                                            and not isinstance(output_fwhm, bool)
+                                            and output_fwhm > 0):
+            msg = (f'the configuration in {source} has output_fwhm={output_fwhm!r}; it must be '
+                   'a positive number (output pixels) or null')
+            raise WeightsError(msg)
+        est.output_fwhm_ = _output_fwhm_of(config) if output_fwhm is None else float(output_fwhm)
         est.name_ = config.get('name') or f'{est.arch}-x{est.scale}'
         est.history_ = (config.get('training') or {}).get('history', [])
         est.config_ = {k: v for k, v in config.items()
