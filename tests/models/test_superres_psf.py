@@ -1,0 +1,143 @@
+"""Super-resolution with the input's PSF known: the output is brought to a stated resolution."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from astropy.nddata import NDData
+from scipy import ndimage
+
+from astrolens.datasets import lr_psf_image
+from astrolens.datasets._degradation import Recipe, degrade
+from astrolens.datasets._sources import hdf_half
+from astrolens.metrics import psnr
+from astrolens.models._sr_flux import block_sum, match_output_psf, psf_blur
+from astrolens.models._sr_inference import bicubic_upscale
+from astrolens.models._superres import SuperResolver
+from astrolens.utils import AstrolensUserWarning, WeightsError
+
+torch.set_num_threads(1)
+_SIGMA_PER_FWHM = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+
+
+def _gaussian_recipe(target, lr):
+    return Recipe(scale=2, pixel_ratio=2.0, target_fwhm=target, lr_fwhm=lr, psf_kind='gaussian')
+
+
+def test_psf_blur_is_the_gaussian_between_output_and_input():
+    psf, target = lr_psf_image(_gaussian_recipe(2.0, 5.0), native_fwhm=2.0)
+    assert target == 2.0
+    assert psf.sum() == pytest.approx(1.0)
+    assert psf_blur(psf, scale=2, output_fwhm=2.0) == pytest.approx(np.sqrt(25 - 4), rel=0.02)
+    # an off-centre PSF image: the fit follows its centroid
+    assert psf_blur(np.roll(psf, 1, axis=1), scale=2, output_fwhm=2.0) == pytest.approx(
+        np.sqrt(25 - 4), rel=0.02)
+    # a wider output needs less blur; an input sharper than the output needs none
+    assert psf_blur(psf, scale=2, output_fwhm=4.0) < psf_blur(psf, scale=2, output_fwhm=2.0)
+    assert psf_blur(0.5, scale=2, output_fwhm=2.0) == 0.0
+
+
+def _points(n=96, seed=3):
+    rng = np.random.default_rng(seed)
+    image = np.zeros((n, n))
+    for _ in range(12):
+        y, x = rng.integers(10, n - 10, 2)
+        image[y, x] += rng.uniform(50, 200)
+    return image
+
+
+def test_an_over_sharp_output_is_blurred_to_the_resolution_asked_for():
+    points = _points()
+    psf, _ = lr_psf_image(_gaussian_recipe(3.0, 5.0), native_fwhm=3.0)
+    lr = block_sum(ndimage.gaussian_filter(points, 5.0 * _SIGMA_PER_FWHM), 2)
+    good = np.ones(lr.shape, dtype=bool)
+    asked = ndimage.gaussian_filter(points, 3.0 * _SIGMA_PER_FWHM)
+    sharp = ndimage.gaussian_filter(points, 1.5 * _SIGMA_PER_FWHM)   # a network's over-sharpening
+    matched, blur = match_output_psf(sharp, lr, good, scale=2, surface_brightness=False,
+                                     psf=psf, output_fwhm=3.0)
+    assert blur == pytest.approx(4.0, rel=0.03)                        # sqrt(5**2 - 3**2)
+    distance = lambda a: np.abs(a - asked).sum() / asked.sum()      # noqa: E731
+    assert distance(sharp) > 0.3
+    assert distance(matched) < 0.05
+    assert matched.sum() == pytest.approx(sharp.sum(), rel=1e-9)
+    # an output blurrier than asked is left as it is (no deconvolution is made up)
+    soft = ndimage.gaussian_filter(points, 4.0 * _SIGMA_PER_FWHM)
+    kept, _ = match_output_psf(soft, lr, good, scale=2, surface_brightness=False, psf=psf,
+                               output_fwhm=3.0)
+    assert np.array_equal(kept, soft)
+
+
+@pytest.fixture(scope='module')
+def shipped():
+    return SuperResolver.from_pretrained('survey-x2', device='cpu')
+
+
+def _mild_blur_pairs(n=2, seed=11):
+    """HDF right-half crops blurred only 1.3x at high S/N, where the PSF-blind network
+    sharpens too much."""
+    rng = np.random.default_rng(seed)
+    right = hdf_half('right')
+    recipe = Recipe(scale=2, pixel_ratio=2.0, target_fwhm=2.0, lr_fwhm=2.6, psf_kind='moffat',
+                    moffat_beta=4.0, snr=300.0, sky_subtracted=True)
+    psf, output_fwhm = lr_psf_image(recipe, native_fwhm=2.0)
+    pairs = []
+    for _ in range(n):
+        r, c = rng.integers(0, right.shape[0] - 130), rng.integers(0, right.shape[1] - 130)
+        pair = degrade(right[r:r + 130, c:c + 130], recipe, rng=rng, native_fwhm=2.0, margin=1)
+        pairs.append((pair.lr, pair.hr))
+    return pairs, psf, output_fwhm
+
+
+def _enhance(model, data, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', AstrolensUserWarning)
+        return model.enhance(data, progress=False, **kwargs)
+
+
+def test_the_psf_undoes_the_over_sharpening_of_a_blind_network(shipped):
+    pairs, psf, output_fwhm = _mild_blur_pairs()
+    for lr, hr in pairs:
+        bicubic = psnr(bicubic_upscale(lr, 2), hr)
+        blind = psnr(_enhance(shipped, lr).data, hr)
+        known = _enhance(shipped, lr, psf=psf, output_fwhm=output_fwhm)
+        assert known.meta['sr_output_fwhm'] == output_fwhm
+        assert psnr(known.data, hr) > bicubic > blind
+        assert psnr(known.data, hr) > blind + 1.0
+
+
+def test_the_psf_of_an_nddata_input_is_used(shipped):
+    pairs, psf, _ = _mild_blur_pairs(n=1, seed=12)
+    lr = pairs[0][0]
+    given = _enhance(shipped, lr, psf=psf).data
+    carried = _enhance(shipped, NDData(lr, psf=psf))
+    assert np.array_equal(carried.data, given)
+    assert carried.meta['sr_output_fwhm'] == pytest.approx(shipped.output_fwhm_)
+    blind = _enhance(shipped, NDData(lr))
+    assert 'sr_output_fwhm' not in blind.meta
+    assert not np.array_equal(blind.data, given)
+
+
+@pytest.mark.parametrize(('kwargs', 'match'), [
+    ({'psf': -1.0}, 'positive FWHM'),
+    ({'psf': 'wide'}, 'positive FWHM'),
+    ({'psf': np.ones(5)}, '2-D image'),
+    ({'psf': np.full((5, 5), np.nan)}, 'finite'),
+    ({'psf': 2.0, 'output_fwhm': 0.0}, 'output_fwhm'),
+    ({'psf': 2.0, 'output_fwhm': '2'}, 'output_fwhm'),
+])
+def test_bad_psf_options_are_refused_with_a_message(shipped, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        shipped.enhance(np.ones((16, 16)), progress=False, **kwargs)
+
+
+def test_output_fwhm_is_saved_and_checked(shipped, tmp_path):
+    assert shipped.output_fwhm_ == pytest.approx(np.sqrt(1.5 * 2.2))   # its training targets
+    shipped.save(tmp_path / 'model')
+    config = json.loads((tmp_path / 'model.json').read_text())
+    assert config['output_fwhm'] == pytest.approx(shipped.output_fwhm_)
+    config['output_fwhm'] = -2
+    (tmp_path / 'model.json').write_text(json.dumps(config))
+    with pytest.raises(WeightsError, match='output_fwhm'):
+        SuperResolver.load(tmp_path / 'model')
