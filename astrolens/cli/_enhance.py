@@ -30,6 +30,10 @@ def _run_enhance(args):
         kwargs['tile'] = args.tile
     if args.flux is not None:
         kwargs['flux'] = None if args.flux == 'none' else args.flux
+    if args.psf_fwhm is not None:
+        kwargs['psf'] = args.psf_fwhm
+    if args.output_fwhm is not None:
+        kwargs['output_fwhm'] = args.output_fwhm
     out = sr.enhance(data, **kwargs)
     out.meta.pop('path', None)
     from astrolens.io import write_fits
@@ -89,6 +93,15 @@ def add_commands(subparsers):
     enhance.add_argument('--flux', choices=('local', 'total', 'block', 'none'), default=None,
                          help="flux correction (default: the model's, 'local' for the shipped "
                               "ones: every source keeps its flux)")
+    enhance.add_argument('--psf-fwhm', type=float, default=None, metavar='PIXELS',
+                         help="FWHM of the input's PSF in input pixels (the seeing); a PSF "
+                              'extension of the input file is used without it. With a PSF the '
+                              'output is brought to the resolution --output-fwhm instead of '
+                              "the network's own guess; an overestimate costs less than an "
+                              'underestimate')
+    enhance.add_argument('--output-fwhm', type=float, default=None, metavar='PIXELS',
+                         help="FWHM of the output PSF in output pixels, when the input's PSF "
+                              "is known (default: the model's output_fwhm)")
     enhance.add_argument('--hdu', default=None,
                          help='extension holding the image: an index, a name or NAME,VER '
                               '(needed only when the file holds several images; HST '

@@ -141,3 +141,24 @@ def test_output_fwhm_is_saved_and_checked(shipped, tmp_path):
     (tmp_path / 'model.json').write_text(json.dumps(config))
     with pytest.raises(WeightsError, match='output_fwhm'):
         SuperResolver.load(tmp_path / 'model')
+
+
+def test_cli_uses_the_psf_extension_or_the_psf_fwhm_option(tmp_path, capsys):
+    from astrolens.cli import main
+    from astrolens.io import make_wcs, read_fits, write_fits
+
+    pairs, psf, _ = _mild_blur_pairs(n=1, seed=13)
+    lr = pairs[0][0]
+    write_fits(NDData(lr, wcs=make_wcs(lr.shape, 0.1), psf=psf), tmp_path / 'with_psf.fits')
+    write_fits(NDData(lr, wcs=make_wcs(lr.shape, 0.1)), tmp_path / 'plain.fits')
+    assert main(['enhance', str(tmp_path / 'with_psf.fits'), '-o', str(tmp_path / 'a.fits'),
+                 '-q']) == 0
+    assert read_fits(tmp_path / 'a.fits').meta['sr_output_fwhm'] == pytest.approx(1.8166,
+                                                                                 rel=1e-3)
+    assert main(['enhance', str(tmp_path / 'plain.fits'), '-o', str(tmp_path / 'b.fits'), '-q',
+                 '--psf-fwhm', '1.4', '--output-fwhm', '2.1']) == 0
+    assert read_fits(tmp_path / 'b.fits').meta['sr_output_fwhm'] == 2.1
+    assert main(['enhance', str(tmp_path / 'plain.fits'), '-o', str(tmp_path / 'c.fits'), '-q',
+                 '--psf-fwhm', '-1']) == 1
+    assert 'positive FWHM' in capsys.readouterr().err
+    assert not (tmp_path / 'c.fits').exists()
