@@ -45,10 +45,11 @@ the truth image; aperture fluxes (photutils, radius 3 LR pixels) on the
 sources found in the truth; total flux against the truth.
 With ``--flux-modes`` the x2 sets are also run with every flux correction, and with the
 local one at smoothings 1 and 3 input pixels beside the default 2.
-With ``--psf`` the sets whose degradation is simulated are also enhanced with the LR
-PSF given (``enhance(psf=..., output_fwhm=...)``, the output brought to the truth's PSF):
-``psf-known`` the exact PSF, ``psf-x1.00`` a round Gaussian of its FWHM, ``psf-x0.85`` /
-``psf-x1.15`` one 15% too narrow / too wide.
+With ``--psf`` the sets whose input PSF is known (the simulated degradations, and the real
+HSC image with its real PSF) are also enhanced with it given (``enhance(psf=...,
+output_fwhm=...)``, the output brought to the truth's PSF):
+``psf-known`` the exact PSF, ``psf-x1.00`` its FWHM alone (``enhance`` then assumes a
+Moffat seeing profile), ``psf-x0.85`` / ``psf-x1.15`` that FWHM 15% too small / too large.
 With ``--symmetries`` every model runs with ``uncertainty=True`` (the mean of its outputs
 over the 8 symmetries of the square, 8x slower).
 With ``--gan-minutes G`` the first x2 model is trained further for G minutes
@@ -66,6 +67,7 @@ import torch
 from astrolens.datasets._evaluation import (
     ELLIPTICAL_RECIPE,
     MORE_RECIPES,
+    _half_maximum_fwhm,
     aperture_flux_errors,
     drawn_lens_pairs,
     ground_pairs,
@@ -80,8 +82,9 @@ from astrolens.models._superres import SuperResolver
 
 SET_SCALE = {'hst': 2, 'hst-recipes': 2, 'hdf': 2, 'hdf-previous': 2, 'lenses': 2, 'ground': 2,
              'hsc-hst': 3}
-#: Sets whose degradation, and so whose PSF, is known (simulated from the truth).
-PSF_SETS = ('hst', 'hst-recipes', 'hdf', 'hdf-previous', 'lenses')
+#: Sets whose input PSF is known: simulated degradations, and the real HSC image with its
+#: real PSF (the output brought to the real HST PSF).
+PSF_SETS = ('hst', 'hst-recipes', 'hdf', 'hdf-previous', 'lenses', 'hsc-hst')
 
 
 def _filled(lr):
@@ -231,28 +234,20 @@ def run_set(name, models, args, *, flux_modes=(None,)):
     return results
 
 
-def _fwhm_of(psf):
-    """FWHM (pixels) of a sampled PSF: the diameter of the area above half its peak, measured
-    on an 8x finer cubic interpolation."""
-    from scipy import ndimage
-
-    fine = ndimage.zoom(np.asarray(psf, dtype=np.float64), 8, order=3)
-    return float(2.0 * np.sqrt(np.sum(fine > 0.5 * fine.max()) / np.pi) / 8)
-
-
 def _psf_options(pair, flux):
     """``psf`` / ``output_fwhm`` of `SuperResolver.enhance` for one of the PSF variants.
 
-    ``psf-known``: the LR images' exact PSF and the truth's PSF FWHM; ``psf-x1.00``: a round
-    Gaussian of the exact PSF's FWHM (all a seeing estimate gives); ``psf-x0.85`` and
-    ``psf-x1.15``: that FWHM 15% too small or too large; anything else: nothing (blind).
+    ``psf-known``: the LR images' exact PSF and the truth's PSF FWHM; ``psf-x1.00``: the exact
+    PSF's FWHM alone (all a seeing estimate gives); ``psf-x0.85`` and ``psf-x1.15``: that FWHM
+    15% too small or too large; anything else: nothing (blind).
     """
     if not isinstance(flux, str) or not flux.startswith('psf-'):
         return {}
     if flux == 'psf-known':
         return {'psf': pair['psf'], 'output_fwhm': float(pair['hr_fwhm'])}
     factor = float(flux[len('psf-x'):])
-    return {'psf': factor * _fwhm_of(pair['psf']), 'output_fwhm': float(pair['hr_fwhm'])}
+    return {'psf': factor * _half_maximum_fwhm(pair['psf']),
+            'output_fwhm': float(pair['hr_fwhm'])}
 
 
 def _flops_per_output_pixel(model, scale):
@@ -338,8 +333,7 @@ def main(argv=None):
     parser.add_argument('--flux-modes', action='store_true')
     parser.add_argument('--psf', action='store_true',
                         help='also enhance the simulated degradations with their PSF given '
-                        '(exact; a round Gaussian of its FWHM, and one 15%% too narrow or too '
-                        'wide)')
+                        '(exact; its FWHM alone, and that FWHM 15%% too small or too large)')
     parser.add_argument('--per-image', action='store_true')
     parser.add_argument('--json', default=None, help='write every figure to this file')
     parser.add_argument('--gan-minutes', type=float, default=0.0)

@@ -94,11 +94,10 @@ def add_commands(subparsers):
                          help="flux correction (default: the model's, 'local' for the shipped "
                               "ones: every source keeps its flux)")
     enhance.add_argument('--psf-fwhm', type=float, default=None, metavar='PIXELS',
-                         help="FWHM of the input's PSF in input pixels (the seeing); a PSF "
-                              'extension of the input file is used without it. With a PSF the '
-                              'output is brought to the resolution --output-fwhm instead of '
-                              "the network's own guess; an overestimate costs less than an "
-                              'underestimate')
+                         help="FWHM of the input's PSF in input pixels (the seeing, taken as "
+                              'a Moffat profile); a PSF extension of the input file is used '
+                              'without it, and is better. With a PSF the output is brought to '
+                              "the resolution --output-fwhm instead of the network's own guess")
     enhance.add_argument('--output-fwhm', type=float, default=None, metavar='PIXELS',
                          help="FWHM of the output PSF in output pixels, when the input's PSF "
                               "is known (default: the model's output_fwhm)")

@@ -29,6 +29,9 @@ __all__ = ['backproject_flux', 'block_sum', 'correct_flux', 'estimate_gain', 'fi
            'match_output_psf', 'psf_blur']
 
 _FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+#: Moffat index of a PSF given by its FWHM alone: the profile of atmospheric turbulence
+#: (Trujillo et al. 2001, MNRAS 328, 977), with wings a Gaussian lacks
+SEEING_MOFFAT_BETA = 4.765
 
 
 def block_sum(image, s):
@@ -122,8 +125,9 @@ def psf_blur(psf, *, scale, output_fwhm):
     Parameters
     ----------
     psf : float or `~numpy.ndarray`
-        The input's PSF: a Gaussian FWHM in input pixels, or an image
-        sampled on the input grid (any size; its centroid is its centre).
+        The input's PSF: an image sampled on the input grid (any size; its
+        centroid is its centre), or its FWHM in input pixels, taken as a
+        Moffat profile of index `SEEING_MOFFAT_BETA` (the seeing).
     scale : int
     output_fwhm : float
         FWHM of the output PSF wanted, in output pixels.
@@ -136,10 +140,14 @@ def psf_blur(psf, *, scale, output_fwhm):
     s = int(scale)
     if np.ndim(psf) == 0:
         width = float(psf)
-        n = 2 * int(np.ceil(3.0 * width)) + 9
+        n = 2 * int(np.ceil(6.0 * width)) + 9
         half = (n - 1) / 2.0
         y, x = np.mgrid[:n, :n] - half
-        image = np.exp(-0.5 * (x * x + y * y) / (width / _FWHM_PER_SIGMA) ** 2)
+        # a Moffat, not a Gaussian: real PSFs have wings, and a Gaussian of their FWHM
+        # underestimates the blur (the output then comes out too soft)
+        beta = SEEING_MOFFAT_BETA
+        alpha = width / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
+        image = (1.0 + (x * x + y * y) / alpha ** 2) ** (-beta)
     else:
         image = np.asarray(psf, dtype=np.float64)
         width = float(np.sqrt(np.sum(image > 0.5 * image.max())) * 2.0 / np.sqrt(np.pi))

@@ -424,8 +424,9 @@ class SuperResolver:
             For FITS input: the mask planes that make a pixel bad and the
             largest image read (see `astrolens.io.read_fits`).
         psf : float or array-like, optional
-            The input's PSF: a Gaussian FWHM in input pixels, or an image
-            sampled on the input grid. Default: the ``psf`` of an NDData
+            The input's PSF: an image sampled on the input grid, or its FWHM
+            in input pixels (taken as a Moffat profile of index 4.765, the
+            seeing; give the image when there is one). Default: the ``psf`` of an NDData
             input (a FITS ``PSF`` extension), else none. With a PSF the
             output is brought to the resolution ``output_fwhm``: a network
             that does not see the PSF guesses how much to sharpen, and where
