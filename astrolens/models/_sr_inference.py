@@ -158,8 +158,8 @@ def noise_level(image, bad=None):
     """
     from astrolens.datasets._degradation import robust_sigma
 
-    image = np.array(image, dtype=np.float64)
-    if bad is not None:
+    if bad is not None and np.any(bad):
+        image = np.array(image, dtype=np.float64)
         image[np.asarray(bad, dtype=bool)] = np.nan
     return robust_sigma(image)
 
@@ -354,6 +354,8 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
         raise ValueError(msg)
     sb = is_surface_brightness(nd.unit)
     sigma = uncertainty_sigma(nd.uncertainty, bad)
+    if sigma is None:
+        sigma = noise_level(image, bad)       # once: seconds on a large image
     check_domain(est, image, bad, wcs=nd.wcs, sigma=sigma)
     if opts['psf'] is None and getattr(nd, 'psf', None) is not None:
         opts['psf'] = check_psf(nd.psf, name='the PSF of the input')
