@@ -45,9 +45,9 @@ def run_enhance_many(args):
 
     if getattr(args, 'max_pixels', None) is not None:
         options['max_pixels'] = args.max_pixels or None
-    for key in ('psf_fwhm', 'output_fwhm'):
-        if getattr(args, key, None) is not None:
-            options['psf' if key == 'psf_fwhm' else key] = getattr(args, key)
+    from astrolens.cli._enhance import psf_options
+
+    options.update(psf_options(args))
     table = enhance_many(args.many, args.output, model=args.model, workers=args.workers,
                          scheduler=args.scheduler, overwrite=args.overwrite,
                          hdu=parse_hdu(args.hdu), bad_bits=getattr(args, 'bad_bits', None),

@@ -3,12 +3,27 @@
 
 from pathlib import Path
 
-__all__ = ['add_commands']
+__all__ = ['add_commands', 'psf_options']
 
 DEFAULT_MODEL = 'survey-x2'
 
 
+def psf_options(args):
+    """The ``psf`` and ``output_fwhm`` of `SuperResolver.enhance` from the command line."""
+    options = {}
+    for option, key in (('psf_fwhm', 'psf'), ('output_fwhm', 'output_fwhm')):
+        value = getattr(args, option, None)
+        if value is None:
+            continue
+        if not value > 0:
+            msg = f'--{option.replace("_", "-")} must be a positive number of pixels, got {value}'
+            raise ValueError(msg)
+        options[key] = value
+    return options
+
+
 def _run_enhance(args):
+    psf_options(args)           # a bad value is refused before any file is read
     if args.input is None or any(getattr(args, k) is not None
                                  for k in ('many', 'workers', 'scheduler')):
         from astrolens.cli._batch import run_enhance_many
@@ -30,10 +45,7 @@ def _run_enhance(args):
         kwargs['tile'] = args.tile
     if args.flux is not None:
         kwargs['flux'] = None if args.flux == 'none' else args.flux
-    if args.psf_fwhm is not None:
-        kwargs['psf'] = args.psf_fwhm
-    if args.output_fwhm is not None:
-        kwargs['output_fwhm'] = args.output_fwhm
+    kwargs.update(psf_options(args))
     out = sr.enhance(data, **kwargs)
     out.meta.pop('path', None)
     from astrolens.io import write_fits

@@ -169,5 +169,13 @@ def test_cli_uses_the_psf_extension_or_the_psf_fwhm_option(tmp_path, capsys):
     assert read_fits(tmp_path / 'b.fits').meta['sr_output_fwhm'] == 2.1
     assert main(['enhance', str(tmp_path / 'plain.fits'), '-o', str(tmp_path / 'c.fits'), '-q',
                  '--psf-fwhm', '-1']) == 1
-    assert 'positive FWHM' in capsys.readouterr().err
+    assert '--psf-fwhm must be a positive number' in capsys.readouterr().err
     assert not (tmp_path / 'c.fits').exists()
+    # refused before anything is read, for one file or many
+    assert main(['enhance', str(tmp_path / 'missing.fits'), '-o', str(tmp_path / 'd.fits'),
+                 '--psf-fwhm', '0']) == 1
+    assert main(['enhance', '--many', str(tmp_path / '*.fits'), '-o', str(tmp_path / 'many'),
+                 '--output-fwhm', '-2']) == 1
+    err = capsys.readouterr().err
+    assert '--psf-fwhm must be' in err and '--output-fwhm must be' in err
+    assert not (tmp_path / 'many').exists()
