@@ -39,6 +39,12 @@ def test_psf_blur_is_the_gaussian_between_output_and_input():
     assert psf_blur(0.5, scale=2, output_fwhm=2.0) == 0.0
 
 
+def test_the_psf_of_a_resampled_degradation_is_refused():
+    recipe = Recipe(scale=3, pixel_ratio=3.36, target_fwhm=2.0, lr_fwhm=8.0)
+    with pytest.raises(ValueError, match='pixel ratio'):
+        lr_psf_image(recipe)
+
+
 def test_a_psf_given_by_its_fwhm_alone_has_the_wings_of_the_seeing():
     # a Gaussian of the same FWHM would understate the blur of a real PSF (and over-smooth)
     n = 31
