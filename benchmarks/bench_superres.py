@@ -16,7 +16,8 @@ Sets (nothing here is trained on; see ``astrolens/datasets/_evaluation.py``):
 ``hst-recipes``
     the same images degraded by four more recipes (`MORE_RECIPES`: mild and strong blur,
     S/N 10 to 500, Gaussian and Moffat PSFs, sky on and off), a wider look at the
-    degradations a hidden set may use;
+    degradations a hidden set may use (made after the over-sharpening of mildly blurred
+    inputs was seen: a diagnostic, not a blind test);
 ``hdf``
     crops of the right half of the Hubble Deep Field degraded x2 by a recipe
     no model saw (`UNSEEN_RECIPE`: an elliptical Moffat PSF with wider wings than any

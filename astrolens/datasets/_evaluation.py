@@ -40,6 +40,8 @@ __all__ = ['ELLIPTICAL_RECIPE', 'EVAL_RECIPES', 'MORE_RECIPES', 'UNSEEN_RECIPE',
            'drawn_lens_pairs', 'ground_pairs', 'hdf_right_pairs', 'hsc_hst_real_pair',
            'hst_eval_pairs']
 
+_HSC_PIXEL_SCALE = 0.168      # arcsec per HSC pixel
+
 #: Fixed x2 recipes for the held-out real HST images ("fwhm_ratio" = LR FWHM / target FWHM).
 EVAL_RECIPES = {
     'gauss-r2.0-snr100-skysub': {'psf_kind': 'gaussian', 'fwhm_ratio': 2.0, 'snr': 100.0,
@@ -49,8 +51,9 @@ EVAL_RECIPES = {
                                    'correlation_fwhm': 1.0},
 }
 #: Four more x2 recipes for the same images (`hst_eval_pairs(recipes=MORE_RECIPES)`): mild blur at
-#: high S/N (where a network blind to the PSF over-sharpens), strong blur at S/N 10, Moffat wings
-#: with correlated noise, sky on and off.
+#: high S/N (where a network blind to the PSF over-sharpens; the set was made after that was
+#: seen, so it is a diagnostic), strong blur at S/N 10, Moffat wings with correlated noise, sky
+#: on and off.
 MORE_RECIPES = {
     'gauss-r1.5-snr500-skysub': {'psf_kind': 'gaussian', 'fwhm_ratio': 1.5, 'snr': 500.0,
                                  'sky_subtracted': True},
@@ -193,9 +196,6 @@ def hsc_hst_real_pair(*, band=2):
     return {'name': 'COSMOS HSC i / HST F814W', 'lr': lr, 'hr': truth,
             'shift': tuple(float(v) for v in pair.shift), 'psf': psf_hsc / psf_hsc.sum(),
             'hr_fwhm': float(hr_fwhm)}
-
-
-_HSC_PIXEL_SCALE = 0.168
 
 
 def _half_maximum_fwhm(psf):
