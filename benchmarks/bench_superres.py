@@ -65,10 +65,10 @@ import warnings
 import numpy as np
 import torch
 
+from astrolens.datasets._degradation import psf_fwhm
 from astrolens.datasets._evaluation import (
     ELLIPTICAL_RECIPE,
     MORE_RECIPES,
-    _half_maximum_fwhm,
     aperture_flux_errors,
     drawn_lens_pairs,
     ground_pairs,
@@ -247,7 +247,7 @@ def _psf_options(pair, flux):
     if flux == 'psf-known':
         return {'psf': pair['psf'], 'output_fwhm': float(pair['hr_fwhm'])}
     factor = float(flux[len('psf-x'):])
-    return {'psf': factor * _half_maximum_fwhm(pair['psf']),
+    return {'psf': factor * psf_fwhm(pair['psf']),
             'output_fwhm': float(pair['hr_fwhm'])}
 
 

@@ -30,6 +30,7 @@ from astrolens.datasets._degradation import (
     degrade,
     draw_recipe,
     lr_psf_image,
+    psf_fwhm,
     rebin,
     robust_sigma,
 )
@@ -192,21 +193,11 @@ def hsc_hst_real_pair(*, band=2):
     gain = np.sum(lr[blocks] - lr_med) / np.sum(hr_sum[blocks] - hr_med)
     truth = (hr - hr_med / 9.0) * gain + lr_med / 9.0
     # the HST PSF (0.03"/px) measured, in the pixels of the x3 grid
-    hr_fwhm = _half_maximum_fwhm(psf_hst) * 0.03 / (_HSC_PIXEL_SCALE / 3)
+    hr_fwhm = psf_fwhm(psf_hst) * 0.03 / (_HSC_PIXEL_SCALE / 3)
     return {'name': 'COSMOS HSC i / HST F814W', 'lr': lr, 'hr': truth,
             'shift': tuple(float(v) for v in pair.shift), 'psf': psf_hsc / psf_hsc.sum(),
             'hr_fwhm': float(hr_fwhm)}
 
-
-def _half_maximum_fwhm(psf):
-    """FWHM (pixels) of a sampled PSF.
-
-    The diameter of the area above half its peak, on an 8x finer cubic interpolation.
-    """
-    from scipy import ndimage
-
-    fine = ndimage.zoom(np.asarray(psf, dtype=np.float64), 8, order=3)
-    return float(2.0 * np.sqrt(np.sum(fine > 0.5 * fine.max()) / np.pi) / 8)
 
 
 def ground_pairs():

@@ -137,6 +137,8 @@ def psf_blur(psf, *, scale, output_fwhm):
     fwhm : float
         In output pixels; 0 when the input is not blurrier than that output.
     """
+    from astrolens.datasets._degradation import psf_fwhm
+
     s = int(scale)
     if np.ndim(psf) == 0:
         width = float(psf)
@@ -150,7 +152,7 @@ def psf_blur(psf, *, scale, output_fwhm):
         image = (1.0 + (x * x + y * y) / alpha ** 2) ** (-beta)
     else:
         image = np.asarray(psf, dtype=np.float64)
-        width = float(np.sqrt(np.sum(image > 0.5 * image.max())) * 2.0 / np.sqrt(np.pi))
+        width = psf_fwhm(image)
     image = image / image.sum()
     ny, nx = image.shape
     yy, xx = np.mgrid[:ny, :nx]
