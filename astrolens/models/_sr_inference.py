@@ -201,12 +201,14 @@ def check_psf(psf, *, name='psf'):
     return image
 
 
-def check_domain(est, image, bad, *, wcs=None, sigma=None):
+def check_domain(est, image, bad, *, wcs=None, sigma=None, psf=None):
     """Warn (`~astrolens.utils.AstrolensUserWarning`) when an input is outside the model's domain.
 
     The domain is ``est.config_['domain']``: ``input_pixel_scale_arcsec``
-    (checked against the WCS, when there is one) and ``snr`` (peak signal
-    over the noise level). Models without a recorded domain are not checked.
+    (checked against the WCS, when there is one), ``snr`` (peak signal
+    over the noise level) and ``lr_psf_fwhm_lr_pixels`` (checked against
+    ``psf``, the input's PSF image or FWHM in input pixels, when it is
+    known). Models without a recorded domain are not checked.
 
     Returns
     -------
@@ -236,6 +238,14 @@ def check_domain(est, image, bad, *, wcs=None, sigma=None):
             if not snr_range[0] <= snr <= snr_range[1]:
                 problems.append(f'its peak signal-to-noise ratio ~{snr:.3g} is outside the '
                                 f'{snr_range[0]:g}-{snr_range[1]:g} the model was trained for')
+    fwhm_range = domain.get('lr_psf_fwhm_lr_pixels')
+    if fwhm_range and psf is not None:
+        from astrolens.datasets._degradation import psf_fwhm
+
+        fwhm = float(psf) if np.ndim(psf) == 0 else psf_fwhm(psf)
+        if not fwhm_range[0] <= fwhm <= fwhm_range[1]:
+            problems.append(f'its PSF FWHM {fwhm:.3g} pixels is outside the '
+                            f'{fwhm_range[0]:g}-{fwhm_range[1]:g} pixels the model was trained for')
     if problems:
         msg = (f'this image is outside the domain of the super-resolution model '
                f'{getattr(est, "name_", "?")!r}: ' + '; '.join(problems)
@@ -356,9 +366,9 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
     sigma = uncertainty_sigma(nd.uncertainty, bad)
     if sigma is None:
         sigma = noise_level(image, bad)       # once: seconds on a large image
-    check_domain(est, image, bad, wcs=nd.wcs, sigma=sigma)
     if opts['psf'] is None and getattr(nd, 'psf', None) is not None:
         opts['psf'] = check_psf(nd.psf, name='the PSF of the input')
+    check_domain(est, image, bad, wcs=nd.wcs, sigma=sigma, psf=opts['psf'])
     sr, std = enhance_array(est, image, bad, surface_brightness=sb, progress=progress,
                             noise=sigma, **opts)
     s = int(est.scale)

@@ -99,3 +99,22 @@ def test_domain_warnings_name_what_is_outside():
         warnings.simplefilter('error', AstrolensUserWarning)
         _estimator().enhance(NDData(bright, wcs=make_wcs(image.shape, pixel_scale=1.0)),
                              progress=False)
+
+
+def test_a_known_psf_outside_the_trained_widths_is_warned_about():
+    sr = _estimator({'lr_psf_fwhm_lr_pixels': [1.2, 3.0]})
+    rng = np.random.default_rng(3)
+    image = rng.normal(0, 1.0, (32, 32))
+    image[16, 16] += 50.0
+    y, x = np.mgrid[-7:8, -7:8]
+    wide = np.exp(-0.5 * (x * x + y * y) / 2.5 ** 2)      # FWHM 5.9 pixels
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', AstrolensUserWarning)
+        sr.enhance(image, psf=2.0, progress=False)
+        sr.enhance(image, progress=False)                # no PSF: nothing to check
+    outside = r'PSF FWHM [56]\.\d+ pixels is outside the 1\.2-3'
+    with pytest.warns(AstrolensUserWarning, match=outside):
+        sr.enhance(image, psf=wide, progress=False)
+    # the PSF an NDData carries is checked too
+    with pytest.warns(AstrolensUserWarning, match='PSF FWHM'):
+        sr.enhance(NDData(image, psf=wide), progress=False)
