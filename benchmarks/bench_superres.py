@@ -49,8 +49,10 @@ local one at smoothings 1 and 3 input pixels beside the default 2.
 With ``--psf`` the sets whose input PSF is known (the simulated degradations, and the real
 HSC image with its real PSF) are also enhanced with it given (``enhance(psf=...,
 output_fwhm=...)``, the output brought to the truth's PSF):
-``psf-known`` the exact PSF, ``psf-x1.00`` its FWHM alone (``enhance`` then assumes a
-Moffat seeing profile), ``psf-x0.85`` / ``psf-x1.15`` that FWHM 15% too small / too large.
+``psf-known`` the exact PSF, ``psf-deconvolve`` the same with ``deconvolve=True``,
+``psf-x1.00`` its FWHM alone (``enhance`` then assumes a Moffat seeing profile),
+``psf-x0.85`` / ``psf-x1.15`` that FWHM 15% too small / too large (``--psf-modes`` picks
+some of them).
 With ``--symmetries`` every model runs with ``uncertainty=True`` (the mean of its outputs
 over the 8 symmetries of the square, 8x slower).
 With ``--gan-minutes G`` the first x2 model is trained further for G minutes
@@ -86,6 +88,8 @@ SET_SCALE = {'hst': 2, 'hst-recipes': 2, 'hdf': 2, 'hdf-previous': 2, 'lenses': 
 #: Sets whose input PSF is known: simulated degradations, and the real HSC image with its
 #: real PSF (the output brought to the real HST PSF).
 PSF_SETS = ('hst', 'hst-recipes', 'hdf', 'hdf-previous', 'lenses', 'hsc-hst')
+#: The PSF variants of ``--psf`` (see `_psf_options`).
+PSF_MODES = ('psf-known', 'psf-deconvolve', 'psf-x0.85', 'psf-x1.00', 'psf-x1.15')
 
 
 def _filled(lr):
@@ -238,7 +242,8 @@ def run_set(name, models, args, *, flux_modes=(None,)):
 def _psf_options(pair, flux):
     """``psf`` / ``output_fwhm`` of `SuperResolver.enhance` for one of the PSF variants.
 
-    ``psf-known``: the LR images' exact PSF and the truth's PSF FWHM; ``psf-x1.00``: the exact
+    ``psf-known``: the LR images' exact PSF and the truth's PSF FWHM; ``psf-deconvolve``: the
+    same with ``deconvolve=True``; ``psf-x1.00``: the exact
     PSF's FWHM alone (all a seeing estimate gives); ``psf-x0.85`` and ``psf-x1.15``: that FWHM
     15% too small or too large; anything else: nothing (blind).
     """
@@ -246,6 +251,8 @@ def _psf_options(pair, flux):
         return {}
     if flux == 'psf-known':
         return {'psf': pair['psf'], 'output_fwhm': float(pair['hr_fwhm'])}
+    if flux == 'psf-deconvolve':
+        return {'psf': pair['psf'], 'output_fwhm': float(pair['hr_fwhm']), 'deconvolve': True}
     factor = float(flux[len('psf-x'):])
     return {'psf': factor * psf_fwhm(pair['psf']),
             'output_fwhm': float(pair['hr_fwhm'])}
@@ -335,6 +342,8 @@ def main(argv=None):
     parser.add_argument('--psf', action='store_true',
                         help='also enhance the simulated degradations with their PSF given '
                         '(exact; its FWHM alone, and that FWHM 15%% too small or too large)')
+    parser.add_argument('--psf-modes', default=','.join(PSF_MODES),
+                        help=f'with --psf, these of {",".join(PSF_MODES)}')
     parser.add_argument('--per-image', action='store_true')
     parser.add_argument('--json', default=None, help='write every figure to this file')
     parser.add_argument('--gan-minutes', type=float, default=0.0)
@@ -342,6 +351,9 @@ def main(argv=None):
                         help='enhance with uncertainty=True: the mean over the 8 symmetries of '
                         'the square (8x slower)')
     args = parser.parse_args(argv)
+    unknown = set(args.psf_modes.split(',')) - set(PSF_MODES)
+    if unknown:
+        parser.error(f'--psf-modes: unknown {sorted(unknown)}; choose among {list(PSF_MODES)}')
     _SYMMETRIES['on'] = args.symmetries
     torch.set_num_threads(args.threads)
     models = {}
@@ -357,7 +369,7 @@ def main(argv=None):
         modes = (None, 'local-s1', 'local-s3', 'total', 'block', 'none') if (
             args.flux_modes and name != 'hsc-hst') else (None,)
         if args.psf and name in PSF_SETS:
-            modes = (*modes, 'psf-known', 'psf-x0.85', 'psf-x1.00', 'psf-x1.15')
+            modes = (*modes, *args.psf_modes.split(','))
         results[name] = run_set(name, models, args, flux_modes=modes)
     if args.gan_minutes > 0:
         results['gan'] = _gan(models, args)

@@ -42,6 +42,7 @@ from astrolens.io import (
                           to_nddata,
                           upsample_uncertainty,
 )
+from astrolens.models._sr_deconvolve import refine_to_noise
 from astrolens.models._sr_flux import correct_flux, match_output_psf
 from astrolens.models._tiling import tiled_apply
 from astrolens.version import __version__
@@ -272,7 +273,8 @@ def _predict_fn(model, device, *, uncertainty, noise=None):
 
 
 def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_size,
-                  uncertainty, progress, flux, noise=None, psf=None, output_fwhm=None):
+                  uncertainty, progress, flux, noise=None, psf=None, output_fwhm=None,
+                  deconvolve=False):
     """Super-resolve one 2-D array in its own units; returns ``(sr, std or None)``.
 
     Parameters
@@ -290,9 +292,10 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
     noise : float, optional
         Noise standard deviation of the input (its units), for noise-aware
         networks; default `noise_level` of the image.
-    psf, output_fwhm : optional
-        The input's PSF and the output PSF wanted (see `SuperResolver.enhance`);
-        without ``psf`` the network's own sharpening is kept.
+    psf, output_fwhm, deconvolve : optional
+        The input's PSF, the output PSF wanted and whether to deconvolve on to the
+        noise (see `SuperResolver.enhance`); without ``psf`` the network's own
+        sharpening is kept.
     """
     s = int(est.scale)
     good = ~bad
@@ -331,17 +334,25 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
                               noise=float(sigma) if np.isfinite(sigma) else None,
                               threshold=getattr(est, 'flux_threshold_', None),
                               overwrite=True)
+    if deconvolve and psf is not None and flux == 'local' and np.isfinite(sigma):
+        # the network deconvolves by a typical amount; with the PSF known, carry on until
+        # the output explains the input to within its noise (`refine_to_noise`)
+        sr, n_iter = refine_to_noise(sr, lr_filled, good, scale=s, blur=blur, noise=float(sigma),
+                                     surface_brightness=surface_brightness)
+        if n_iter:
+            sr, _ = correct_flux(sr, lr_filled, good, scale=s, mode='total',
+                                 surface_brightness=surface_brightness)
     if std is not None and factor is not None:
         std = std * np.abs(factor)
     return sr, std
 
 
 def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux, hdu,
-            bad_bits=None, max_pixels='default', psf=None, output_fwhm=None):
+            bad_bits=None, max_pixels='default', psf=None, output_fwhm=None, deconvolve=False):
     """`SuperResolver.enhance` for a fitted ``est``, with the options checked there."""
     opts = {'tile': int(tile), 'overlap': int(overlap), 'batch_size': int(batch_size),
             'uncertainty': bool(uncertainty), 'flux': flux, 'psf': psf,
-            'output_fwhm': output_fwhm}
+            'output_fwhm': output_fwhm, 'deconvolve': bool(deconvolve)}
     if isinstance(data, np.ndarray) and data.ndim in (3, 4):
         return enhance_batch(est, data, progress=progress, **opts)
     read = {} if max_pixels == 'default' else {'max_pixels': max_pixels}
