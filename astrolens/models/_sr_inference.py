@@ -334,6 +334,15 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
                               noise=float(sigma) if np.isfinite(sigma) else None,
                               threshold=getattr(est, 'flux_threshold_', None),
                               overwrite=True)
+    if deconvolve and (psf is None or flux != 'local'):
+        import warnings
+
+        from astrolens.utils import AstrolensUserWarning
+
+        warnings.warn("deconvolve=True needs the input's PSF (psf=, or the NDData's) and "
+                      f"flux='local' (got psf={'None' if psf is None else 'given'}, "
+                      f'flux={flux!r}); the output was not deconvolved', AstrolensUserWarning,
+                      stacklevel=4)
     if deconvolve and psf is not None and flux == 'local' and np.isfinite(sigma):
         # the network deconvolves by a typical amount; with the PSF known, carry on until
         # the output explains the input to within its noise (`refine_to_noise`)

@@ -126,3 +126,9 @@ def test_deconvolve_must_be_a_boolean():
     model = SuperResolver.from_pretrained('survey-x2', device='cpu')
     with pytest.raises(TypeError, match='deconvolve must be True or False'):
         model.enhance(np.ones((16, 16)), deconvolve='yes', progress=False)
+    # without a PSF (or without the local correction) there is nothing to deconvolve through
+    image = np.random.default_rng(0).normal(10.0, 1.0, (16, 16))
+    with pytest.warns(AstrolensUserWarning, match="deconvolve=True needs the input's PSF"):
+        model.enhance(image, deconvolve=True, progress=False)
+    with pytest.warns(AstrolensUserWarning, match="flux='total'"):
+        model.enhance(image, deconvolve=True, psf=2.0, flux='total', progress=False)
