@@ -36,7 +36,8 @@ def _check_options(tile, chunk_size, flux):
 def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=None,
                  scheduler=None, overwrite=False, tile=512, flux='default', uncertainty=False,
                  hdu=None, bad_bits=None, max_pixels='default', device='auto', chunk_size=None,
-                 progress=True, manifest=None, psf=None, output_fwhm=None):
+                 progress=True, manifest=None, psf=None, output_fwhm=None,
+                 deconvolve=False):
     """Super-resolve many FITS files in parallel with `dask.distributed`.
 
     Every input ``NAME`` gives ``out_dir/NAME``, the result of
@@ -72,11 +73,13 @@ def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=Non
         workers need astrolens installed and must see the same files.
     overwrite : bool, optional
         Enhance again inputs whose output exists (default: skip them).
-    tile, flux, uncertainty, hdu, bad_bits, max_pixels, psf, output_fwhm : optional
+    tile, flux, uncertainty, hdu, bad_bits, max_pixels, psf, output_fwhm, deconvolve : optional
         Passed to ``SuperResolver.enhance`` (``flux='default'``: the
         model's setting; ``uncertainty=True`` adds an ``UNCERT`` extension
         and is 8 times slower; ``psf``, a FWHM in input pixels, applies to
-        every file, and a file's own PSF extension is used without it).
+        every file, and a file's own PSF extension is used without it;
+        ``deconvolve=True`` carries the deconvolution on to the noise where a
+        file's PSF is known).
     device : str, optional
         Device of the model on the workers.
     chunk_size : int, optional
@@ -143,7 +146,8 @@ def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=Non
     if todo:
         options = {'tile': int(tile), 'flux': flux, 'hdu': hdu,
                    'uncertainty': bool(uncertainty), 'bad_bits': bad_bits,
-                   'max_pixels': max_pixels, 'psf': psf, 'output_fwhm': output_fwhm}
+                   'max_pixels': max_pixels, 'psf': psf, 'output_fwhm': output_fwhm,
+                   'deconvolve': bool(deconvolve)}
         with open_client(client, scheduler=scheduler, workers=workers) as active:
             chunks = chunked(todo, chunk_size=chunk_size, n_workers=n_workers(active))
 

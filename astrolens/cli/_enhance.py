@@ -9,7 +9,7 @@ DEFAULT_MODEL = 'survey-x2'
 
 
 def psf_options(args):
-    """The ``psf`` and ``output_fwhm`` of `SuperResolver.enhance` from the command line."""
+    """``psf``, ``output_fwhm`` and ``deconvolve`` of `SuperResolver.enhance` from the CLI."""
     options = {}
     for option, key in (('psf_fwhm', 'psf'), ('output_fwhm', 'output_fwhm')):
         value = getattr(args, option, None)
@@ -19,6 +19,8 @@ def psf_options(args):
             msg = f'--{option.replace("_", "-")} must be a positive number of pixels, got {value}'
             raise ValueError(msg)
         options[key] = value
+    if getattr(args, 'deconvolve', False):
+        options['deconvolve'] = True
     return options
 
 
@@ -113,6 +115,11 @@ def add_commands(subparsers):
     enhance.add_argument('--output-fwhm', type=float, default=None, metavar='PIXELS',
                          help="FWHM of the output PSF in output pixels, when the input's PSF "
                               "is known (default: the model's output_fwhm)")
+    enhance.add_argument('--deconvolve', action='store_true',
+                         help="with the input's PSF known (a PSF extension or --psf-fwhm): "
+                              'carry the deconvolution on from the network until the output, '
+                              'observed through that PSF, explains the input to within its '
+                              'noise (Richardson-Lucy, stopped by the discrepancy principle)')
     enhance.add_argument('--hdu', default=None,
                          help='extension holding the image: an index, a name or NAME,VER '
                               '(needed only when the file holds several images; HST '

@@ -26,7 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 __all__ = ['backproject_flux', 'block_sum', 'correct_flux', 'estimate_gain', 'fit_blur',
-           'match_output_psf', 'psf_blur']
+           'match_output_psf', 'psf_blur', 'psf_image']
 
 _FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 #: Moffat index of a PSF given by its FWHM alone: the profile of atmospheric turbulence
@@ -114,6 +114,38 @@ def fit_blur(sr, lr, good_lr, *, scale, surface_brightness=False, max_fwhm=None,
     return float(best.x) if cost(best.x) < cost(0.0) else 0.0
 
 
+def psf_image(psf):
+    """The input's PSF as an image on the input grid (sum 1) and its FWHM in input pixels.
+
+    Parameters
+    ----------
+    psf : float or `~numpy.ndarray`
+        An image sampled on the input grid, or a FWHM in input pixels, taken
+        as a Moffat profile of index `SEEING_MOFFAT_BETA` (the seeing).
+
+    Returns
+    -------
+    image : `~numpy.ndarray`
+    fwhm : float
+    """
+    from astrolens.datasets._degradation import psf_fwhm
+
+    if np.ndim(psf) == 0:
+        width = float(psf)
+        n = 2 * int(np.ceil(6.0 * width)) + 9
+        half = (n - 1) / 2.0
+        y, x = np.mgrid[:n, :n] - half
+        # a Moffat, not a Gaussian: real PSFs have wings, and a Gaussian of their FWHM
+        # underestimates the blur (the output then comes out too soft)
+        beta = SEEING_MOFFAT_BETA
+        alpha = width / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
+        image = (1.0 + (x * x + y * y) / alpha ** 2) ** (-beta)
+    else:
+        image = np.asarray(psf, dtype=np.float64)
+        width = psf_fwhm(image)
+    return image / image.sum(), width
+
+
 def psf_blur(psf, *, scale, output_fwhm):
     """FWHM of the Gaussian between an output of PSF ``output_fwhm`` and an input of PSF ``psf``.
 
@@ -137,23 +169,8 @@ def psf_blur(psf, *, scale, output_fwhm):
     fwhm : float
         In output pixels; 0 when the input is not blurrier than that output.
     """
-    from astrolens.datasets._degradation import psf_fwhm
-
     s = int(scale)
-    if np.ndim(psf) == 0:
-        width = float(psf)
-        n = 2 * int(np.ceil(6.0 * width)) + 9
-        half = (n - 1) / 2.0
-        y, x = np.mgrid[:n, :n] - half
-        # a Moffat, not a Gaussian: real PSFs have wings, and a Gaussian of their FWHM
-        # underestimates the blur (the output then comes out too soft)
-        beta = SEEING_MOFFAT_BETA
-        alpha = width / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
-        image = (1.0 + (x * x + y * y) / alpha ** 2) ** (-beta)
-    else:
-        image = np.asarray(psf, dtype=np.float64)
-        width = psf_fwhm(image)
-    image = image / image.sum()
+    image, width = psf_image(psf)
     ny, nx = image.shape
     yy, xx = np.mgrid[:ny, :nx]
     cy, cx = float(np.sum(yy * image)), float(np.sum(xx * image))

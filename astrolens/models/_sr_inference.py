@@ -42,7 +42,7 @@ from astrolens.io import (
                           to_nddata,
                           upsample_uncertainty,
 )
-from astrolens.models._sr_deconvolve import refine_to_noise
+from astrolens.models._sr_deconvolve import observation_kernel, refine_to_noise
 from astrolens.models._sr_flux import correct_flux, match_output_psf
 from astrolens.models._tiling import tiled_apply
 from astrolens.version import __version__
@@ -274,7 +274,7 @@ def _predict_fn(model, device, *, uncertainty, noise=None):
 
 def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_size,
                   uncertainty, progress, flux, noise=None, psf=None, output_fwhm=None,
-                  deconvolve=False):
+                  deconvolve=False, report=None):
     """Super-resolve one 2-D array in its own units; returns ``(sr, std or None)``.
 
     Parameters
@@ -296,6 +296,8 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
         The input's PSF, the output PSF wanted and whether to deconvolve on to the
         noise (see `SuperResolver.enhance`); without ``psf`` the network's own
         sharpening is kept.
+    report : dict, optional
+        Receives ``'deconvolve_iterations'`` when the output was deconvolved.
     """
     s = int(est.scale)
     good = ~bad
@@ -346,8 +348,13 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
     if deconvolve and psf is not None and flux == 'local' and np.isfinite(sigma):
         # the network deconvolves by a typical amount; with the PSF known, carry on until
         # the output explains the input to within its noise (`refine_to_noise`)
-        sr, n_iter = refine_to_noise(sr, lr_filled, good, scale=s, blur=blur, noise=float(sigma),
-                                     surface_brightness=surface_brightness)
+        # observed through the PSF itself, wings included: a Gaussian of its width leaves
+        # light in the wings unexplained, and the iterations would run on to fit it
+        kernel, _ = observation_kernel(psf, scale=s, output_fwhm=output_fwhm)
+        sr, n_iter = refine_to_noise(sr, lr_filled, good, scale=s, blur=kernel,
+                                     noise=float(sigma), surface_brightness=surface_brightness)
+        if report is not None:
+            report['deconvolve_iterations'] = int(n_iter)
         if n_iter:
             sr, _ = correct_flux(sr, lr_filled, good, scale=s, mode='total',
                                  surface_brightness=surface_brightness)
@@ -389,8 +396,9 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
     if opts['psf'] is None and getattr(nd, 'psf', None) is not None:
         opts['psf'] = check_psf(nd.psf, name='the PSF of the input')
     check_domain(est, image, bad, wcs=nd.wcs, sigma=sigma, psf=opts['psf'])
+    report = {}
     sr, std = enhance_array(est, image, bad, surface_brightness=sb, progress=progress,
-                            noise=sigma, **opts)
+                            noise=sigma, report=report, **opts)
     s = int(est.scale)
     up = lambda a: np.repeat(np.repeat(a, s, axis=0), s, axis=1)  # noqa: E731
     sr[up(~finite)] = np.nan
@@ -402,6 +410,8 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
                  'sr_flux': 'none' if flux is None else flux, 'sr_arch': est.arch})
     if opts['psf'] is not None:
         meta['sr_output_fwhm'] = float(output_fwhm)      # output pixels
+    if 'deconvolve_iterations' in report:
+        meta['sr_deconvolve_iterations'] = report['deconvolve_iterations']
     wcs = scale_wcs(nd.wcs, s) if nd.wcs is not None else None
     # the input uncertainty, propagated as a flux-conserving upsampling, plus the network's
     # own spread (uncertainty=True) in quadrature

@@ -462,7 +462,8 @@ class SuperResolver:
             with the symmetry spread when ``uncertainty=True``), ``meta``
             rewritten for the finer grid (`astrolens.io.resampled_meta`) plus
             the provenance (``sr_model``, ``sr_version``, ``sr_scale``,
-            ``sr_flux``, and ``sr_output_fwhm`` when a PSF was given). A 3-D
+            ``sr_flux``, ``sr_output_fwhm`` when a PSF was given, and
+            ``sr_deconvolve_iterations`` when ``deconvolve=True`` acted). A 3-D
             NDData or FITS image is a ``(bands, y, x)``
             cube, enhanced plane by plane with its 3-D WCS kept. For an
             array batch: an array ``(N, scale*H, scale*W)``, or

@@ -11,7 +11,7 @@ from astrolens.datasets import lr_psf_image
 from astrolens.datasets._degradation import Recipe, degrade
 from astrolens.datasets._sources import hdf_half
 from astrolens.metrics import psnr
-from astrolens.models._sr_deconvolve import refine_to_noise
+from astrolens.models._sr_deconvolve import observation_kernel, refine_to_noise
 from astrolens.models._sr_flux import block_sum, psf_blur
 from astrolens.models._sr_inference import noise_level
 from astrolens.models._superres import SuperResolver
@@ -38,7 +38,11 @@ def _observe(truth, blur, noise, seed=1):
 
 
 def _lr_residual(sr, lr, blur):
-    return np.mean((block_sum(ndimage.gaussian_filter(sr, blur * _SIGMA_PER_FWHM), 2) - lr) ** 2)
+    if np.ndim(blur) == 0:
+        fine = ndimage.gaussian_filter(sr, blur * _SIGMA_PER_FWHM)
+    else:
+        fine = ndimage.convolve(sr, blur, mode='reflect')
+    return np.mean((block_sum(fine, 2) - lr) ** 2)
 
 
 def test_an_under_deconvolved_output_is_carried_on_until_it_explains_the_input():
@@ -106,7 +110,8 @@ def test_with_the_psf_known_enhance_can_explain_a_bright_input_to_its_noise():
     psf, output_fwhm = lr_psf_image(recipe, native_fwhm=2.0)
     pair = degrade(right[40:170, 60:190], recipe, rng=rng, native_fwhm=2.0, margin=1)
     model = SuperResolver.from_pretrained('survey-x2', device='cpu')
-    blur = psf_blur(psf, scale=2, output_fwhm=output_fwhm)
+    # observed through the PSF itself, as enhance does
+    blur, _ = observation_kernel(psf, scale=2, output_fwhm=output_fwhm)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', AstrolensUserWarning)
         blind = np.asarray(model.enhance(pair.lr, progress=False).data)
@@ -132,3 +137,69 @@ def test_deconvolve_must_be_a_boolean():
         model.enhance(image, deconvolve=True, progress=False)
     with pytest.warns(AstrolensUserWarning, match="flux='total'"):
         model.enhance(image, deconvolve=True, psf=2.0, flux='total', progress=False)
+
+
+def _moffat_pair(beta=1.8):
+    """A bright HDF crop behind a Moffat PSF of broad wings, with that PSF on the input grid."""
+    recipe = Recipe(scale=2, pixel_ratio=2.0, target_fwhm=2.0, lr_fwhm=5.0, psf_kind='moffat',
+                    moffat_beta=beta, snr=300.0, sky_subtracted=True)
+    psf, output_fwhm = lr_psf_image(recipe, native_fwhm=2.0)
+    pair = degrade(hdf_half('right')[40:170, 60:190], recipe, rng=np.random.default_rng(5),
+                   native_fwhm=2.0, margin=1)
+    return pair, psf, output_fwhm
+
+
+def _psf_model_error(psf, blur, *, scale, output_fwhm):
+    """Relative rms error of the input PSF made from a Gaussian point of ``output_fwhm``."""
+    from scipy.signal import convolve
+
+    s, n = scale, psf.shape[0]
+    y, x = np.mgrid[:s * n, :s * n] - (s * n - 1) / 2.0      # the stamp's centre
+    point = np.exp(-0.5 * (x * x + y * y) / (output_fwhm * _SIGMA_PER_FWHM) ** 2)
+    if np.ndim(blur) == 0:
+        fine = ndimage.gaussian_filter(point, blur * _SIGMA_PER_FWHM, mode='constant')
+    else:
+        fine = convolve(point, blur, mode='same')
+    model = block_sum(fine, s)
+    return np.sqrt(np.sum((model / model.sum() - psf) ** 2) / np.sum(psf ** 2))
+
+
+@pytest.mark.parametrize('beta', [1.8, 3.0])
+def test_the_observation_kernel_reproduces_the_psf_wings_and_all(beta):
+    _, psf, output_fwhm = _moffat_pair(beta)
+    kernel, residual = observation_kernel(psf, scale=2, output_fwhm=output_fwhm)
+    assert kernel.shape[0] % 2 == 1 and kernel.shape[0] == kernel.shape[1]
+    assert kernel.min() >= 0 and kernel.sum() == pytest.approx(1.0)
+    assert residual <= 0.005
+    blur = psf_blur(psf, scale=2, output_fwhm=output_fwhm)
+    assert _psf_model_error(psf, kernel, scale=2, output_fwhm=output_fwhm) < 0.01
+    # the Gaussian of the same width misses the wings
+    assert _psf_model_error(psf, blur, scale=2, output_fwhm=output_fwhm) > 0.05
+
+
+def test_a_gaussian_psf_keeps_the_gaussian_kernel():
+    psf, output_fwhm = lr_psf_image(Recipe(scale=2, pixel_ratio=2.0, target_fwhm=2.0,
+                                           lr_fwhm=3.0, psf_kind='gaussian'), native_fwhm=2.0)
+    kernel, residual = observation_kernel(psf, scale=2, output_fwhm=output_fwhm)
+    blur = psf_blur(psf, scale=2, output_fwhm=output_fwhm)
+    r = kernel.shape[0] // 2
+    y, x = np.mgrid[-r:r + 1, -r:r + 1]
+    gaussian = np.exp(-0.5 * (x * x + y * y) / (blur * _SIGMA_PER_FWHM) ** 2)
+    np.testing.assert_allclose(kernel, gaussian / gaussian.sum(), atol=2e-3 * kernel.max())
+    assert residual <= 0.005
+
+
+def test_an_output_that_explains_the_input_through_the_real_psf_is_left_alone():
+    """Observed through a Gaussian of the PSF's width, the truth seems not to explain its own
+    input (the wings are missing), and the iterations would sharpen it wrongly; observed
+    through the kernel, it does, and nothing is done."""
+    pair, psf, output_fwhm = _moffat_pair(1.8)
+    good = np.ones(pair.lr.shape, dtype=bool)
+    noise = noise_level(pair.lr)
+    kernel, _ = observation_kernel(psf, scale=2, output_fwhm=output_fwhm)
+    kept, n_kernel = refine_to_noise(pair.hr, pair.lr, good, scale=2, blur=kernel, noise=noise)
+    assert n_kernel == 0 and kept is pair.hr
+    blur = psf_blur(psf, scale=2, output_fwhm=output_fwhm)
+    spoiled, n_gauss = refine_to_noise(pair.hr, pair.lr, good, scale=2, blur=blur, noise=noise)
+    assert n_gauss > 0
+    assert psnr(spoiled, pair.hr) < 40.0
