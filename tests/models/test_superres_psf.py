@@ -158,6 +158,27 @@ def test_output_fwhm_is_saved_and_checked(shipped, tmp_path):
         SuperResolver.load(tmp_path / 'model')
 
 
+def test_cli_deconvolve_acts_only_where_the_psf_is_known(tmp_path):
+    from astrolens.cli import main
+    from astrolens.io import make_wcs, read_fits, write_fits
+
+    pairs, psf, _ = _mild_blur_pairs(n=1, seed=13)
+    lr = pairs[0][0]
+    write_fits(NDData(lr, wcs=make_wcs(lr.shape, 0.1), psf=psf), tmp_path / 'with_psf.fits')
+    write_fits(NDData(lr, wcs=make_wcs(lr.shape, 0.1)), tmp_path / 'plain.fits')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', AstrolensUserWarning)
+        for name in ('with_psf', 'plain'):
+            for flag in ([], ['--deconvolve']):
+                out = tmp_path / f'{name}{"_dec" if flag else ""}.out.fits'
+                assert main(['enhance', str(tmp_path / f'{name}.fits'), '-o', str(out), '-q',
+                             *flag]) == 0
+    meta = {p.name: read_fits(p).meta for p in tmp_path.glob('*.out.fits')}
+    assert isinstance(meta['with_psf_dec.out.fits']['sr_deconvolve_iterations'], int)
+    for name in ('with_psf.out.fits', 'plain.out.fits', 'plain_dec.out.fits'):
+        assert 'sr_deconvolve_iterations' not in meta[name]
+
+
 def test_cli_uses_the_psf_extension_or_the_psf_fwhm_option(tmp_path, capsys):
     from astrolens.cli import main
     from astrolens.io import make_wcs, read_fits, write_fits
