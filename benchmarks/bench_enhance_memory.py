@@ -5,8 +5,11 @@ Prints the peak resident memory of ``astrolens enhance`` on a ``--size``
 square FITS image (default 4096x4096, goal: under 3 GB), its wall time, and
 the time of tiled against untiled inference on a 512x512 image (goal: tiling
 overhead under 15 %), with the largest difference between the two results.
+``--deconvolve`` enhances with ``--psf-fwhm 3 --deconvolve`` instead (the
+Richardson-Lucy iterations hold a few output-sized arrays at once).
 
     python benchmarks/bench_enhance_memory.py --size 4096 --model survey-x2
+    python benchmarks/bench_enhance_memory.py --size 2048 --skip-tiling --deconvolve
 """
 
 import argparse
@@ -36,7 +39,7 @@ def sky_image(size, seed):
     return image
 
 
-def cli_memory(size, model, tile, seed):
+def cli_memory(size, model, tile, seed, extra=()):
     from astrolens.io import make_wcs, write_fits
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -44,7 +47,7 @@ def cli_memory(size, model, tile, seed):
         write_fits((sky_image(size, seed), make_wcs((size, size), 0.168)), src)
         start = time.perf_counter()
         cmd = [sys.executable, '-m', 'astrolens.cli', 'enhance', str(src), '-o', str(dst),
-               '--model', model, '--tile', str(tile)]
+               '--model', model, '--tile', str(tile), *extra]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - start
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -72,19 +75,8 @@ def tiling_overhead(model, seed, repeats):
     return timings, diff
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--size', type=int, default=4096)
-    parser.add_argument('--model', default='survey-x2')
-    parser.add_argument('--tile', type=int, default=512)
-    parser.add_argument('--repeats', type=int, default=3)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--skip-cli', action='store_true')
-    args = parser.parse_args()
-    import torch
-
-    print(f'torch threads: {torch.get_num_threads()}  (OMP_NUM_THREADS='
-          f'{os.environ.get("OMP_NUM_THREADS", "unset")})')
+def report_tiling(args):
+    """Print the time of tiled against untiled inference and the halo cost of tiling."""
     timings, diff = tiling_overhead(args.model, args.seed, args.repeats)
     overhead = timings['tiled'] / timings['untiled'] - 1
     print(f'512x512 with {args.model}: untiled {timings["untiled"]:.2f} s, forced into '
@@ -99,9 +91,31 @@ def main():
         extra = len(windows) * side ** 2 / size ** 2 - 1
         print(f'{size}x{size} at tile {args.tile}: {len(windows)} tiles of {side} px, '
               f'{extra:+.1%} pixels computed (the halo cost of tiling)')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--size', type=int, default=4096)
+    parser.add_argument('--model', default='survey-x2')
+    parser.add_argument('--tile', type=int, default=512)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--skip-cli', action='store_true')
+    parser.add_argument('--skip-tiling', action='store_true')
+    parser.add_argument('--deconvolve', action='store_true',
+                        help='enhance with --psf-fwhm 3 --deconvolve')
+    args = parser.parse_args()
+    import torch
+
+    print(f'torch threads: {torch.get_num_threads()}  (OMP_NUM_THREADS='
+          f'{os.environ.get("OMP_NUM_THREADS", "unset")})')
+    if not args.skip_tiling:
+        report_tiling(args)
     if not args.skip_cli:
-        peak, wall, out_mb = cli_memory(args.size, args.model, args.tile, args.seed)
-        print(f'astrolens enhance on {args.size}x{args.size}: peak memory {peak:.2f} GiB '
+        extra = ('--psf-fwhm', '3', '--deconvolve') if args.deconvolve else ()
+        peak, wall, out_mb = cli_memory(args.size, args.model, args.tile, args.seed, extra)
+        how = ' --psf-fwhm 3 --deconvolve' if args.deconvolve else ''
+        print(f'astrolens enhance{how} on {args.size}x{args.size}: peak memory {peak:.2f} GiB '
               f'(goal < 3 GB), {wall:.0f} s, output {out_mb:.0f} MiB')
 
 

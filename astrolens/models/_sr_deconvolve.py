@@ -100,6 +100,11 @@ def observation_kernel(psf, *, scale, output_fwhm, tolerance=0.005, max_iter=500
     rows = np.arange(-r, r + 1) % shape[0]
     cols = np.arange(-r, r + 1) % shape[1]
     kernel = kernel[np.ix_(rows, cols)]
+    # the smallest square holding all but 1e-4 of it: the convolutions of a large image
+    # cost in proportion to its area
+    inside = [kernel[r - k:r + k + 1, r - k:r + k + 1].sum() for k in range(r + 1)]
+    k = int(np.searchsorted(np.asarray(inside) / inside[-1], 1.0 - 1e-4))
+    kernel = kernel[r - k:r + k + 1, r - k:r + k + 1]
     return kernel / kernel.sum(), residual
 
 

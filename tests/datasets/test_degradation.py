@@ -12,6 +12,7 @@ from astrolens.datasets._degradation import (
     draw_recipe,
     gaussian_psf,
     moffat_psf,
+    psf_fwhm,
     real_psf,
     rebin,
     robust_sigma,
@@ -43,6 +44,14 @@ def test_psf_models_have_the_asked_width_and_unit_sum(fwhm):
     for psf in (gaussian_psf(fwhm), moffat_psf(fwhm, 3.0)):
         assert psf.sum() == pytest.approx(1.0)
         assert _fwhm_of(psf) == pytest.approx(fwhm, rel=0.25)
+
+
+@pytest.mark.parametrize('size', [9, 15, 31, 61])
+def test_psf_fwhm_does_not_depend_on_the_stamp_size(size):
+    y, x = np.mgrid[:size, :size] - (size - 1) / 2.0
+    sigma = 2.5                                  # FWHM 5.887 pixels
+    psf = np.exp(-0.5 * (x * x + y * y) / sigma ** 2)
+    assert psf_fwhm(psf) == pytest.approx(2.0 * np.sqrt(2.0 * np.log(2.0)) * sigma, rel=0.01)
 
 
 def test_real_psfs_are_resampled_to_the_asked_width():
