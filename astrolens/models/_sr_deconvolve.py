@@ -115,7 +115,7 @@ def _observe(image, blur):
     r = blur.shape[0] // 2
     # reflected edges, as the Gaussian path: zeros outside would darken the border
     padded = np.pad(image, r, mode='reflect')
-    return signal.oaconvolve(padded, blur, mode='valid')
+    return signal.oaconvolve(padded, blur.astype(image.dtype, copy=False), mode='valid')
 
 
 def refine_to_noise(sr, lr, good_lr, *, scale, blur, noise, surface_brightness=False,
@@ -157,26 +157,33 @@ def refine_to_noise(sr, lr, good_lr, *, scale, blur, noise, surface_brightness=F
         return sr, 0
     per_pixel = 1.0 if surface_brightness else float(s * s)
     target = np.asarray(lr, dtype=np.float64)
-    density = np.asarray(sr, dtype=np.float64) * per_pixel
     # Richardson-Lucy needs positive images: both are lifted by the same constant, which the
     # observation (a normalised blur and a block mean) carries through unchanged
-    floor = min(float(np.min(target[good])), float(np.min(density)))
+    floor = min(float(np.min(target[good])), float(np.min(sr)) * per_pixel)
     lift = max(0.0, -floor) + 1e-3 * noise
     target = np.where(good, target + lift, 1.0)
-    estimate = density + lift
+    # float32 halves the output-sized arrays (a 4096x4096 input holds several of 8192x8192);
+    # its rounding is far below the noise the iterations stop at
+    estimate = np.array(sr, dtype=np.float32)
+    estimate *= per_pixel
+    estimate += lift
     limit = float(noise) ** 2
     # Richardson-Lucy spreads the ratio back through the transposed observation
     flipped = blur if np.ndim(blur) == 0 else np.ascontiguousarray(blur[::-1, ::-1])
+    h, w = target.shape
     n_iter = 0
     for n_iter in range(int(max_iter) + 1):       # noqa: B007 (n_iter is returned)
-        observed = block_sum(_observe(estimate, blur), s) / (s * s)
+        observed = block_sum(_observe(estimate, blur), s).astype(np.float64) / (s * s)
         resid = np.where(good, target - observed, 0.0)
         if np.mean(resid[good] ** 2) <= limit or n_iter == max_iter:
             break
         ratio = np.where(good, target / np.maximum(observed, 1e-12 * lift), 1.0)
-        estimate *= _observe(np.repeat(np.repeat(ratio, s, axis=0), s, axis=1), flipped)
+        up = np.broadcast_to(ratio.astype(np.float32)[:, None, :, None], (h, s, w, s))
+        estimate *= _observe(up.reshape(h * s, w * s), flipped)
     if n_iter == 0:
         return sr, 0
-    estimate -= lift
-    estimate /= per_pixel
-    return estimate, n_iter
+    refined = estimate.astype(np.float64)
+    del estimate
+    refined -= lift
+    refined /= per_pixel
+    return refined, n_iter
