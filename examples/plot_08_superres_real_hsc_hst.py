@@ -10,10 +10,12 @@ The HST image is registered onto the grid 3x finer than the HSC one
 (`~astrolens.preprocessing.register_pair`, the WCSs disagree by ~50-80 mas)
 and put on the HSC photometric scale (a ratio of sums over its footprint);
 see `~astrolens.datasets.hsc_hst_real_pair`. Then we compare, on the same
-grid: bicubic upsampling, ``hsc-hst-x3`` (trained for exactly this) blind and
+grid: bicubic upsampling, ``hsc-hst-x3`` (trained for exactly this) blind,
 given the real HSC PSF (``enhance(psf=...)``: the output brought to the
-resolution of the real HST PSF), and the two x2 models on their own, coarser,
-grid. Residuals are against HST; all intensities are HSC counts per output
+resolution of the real HST PSF), and given it with ``deconvolve=True`` (the
+deconvolution carried on until the output, observed through the HSC PSF,
+explains the input to its noise), and the two x2 models on their own,
+coarser, grid. Residuals are against HST; all intensities are HSC counts per output
 pixel.
 
 This needs the ``shared/real`` folder beside the checkout.
@@ -56,15 +58,19 @@ with warnings.catch_warnings():
     x3 = SuperResolver.from_pretrained('hsc-hst-x3', device='cpu')
     outputs['hsc-hst-x3 + PSF'] = np.asarray(
         x3.enhance(lr, progress=False, psf=pair['psf'], output_fwhm=pair['hr_fwhm']).data)
-for name in ('bicubic x3', 'hsc-hst-x3', 'hsc-hst-x3 + PSF'):
+    deconvolved = x3.enhance(lr, progress=False, psf=pair['psf'], output_fwhm=pair['hr_fwhm'],
+                             deconvolve=True)
+    outputs['+ PSF, deconvolve'] = np.asarray(deconvolved.data)
+print(f"deconvolve=True ran {deconvolved.meta['sr_deconvolve_iterations']} iterations")
+for name in ('bicubic x3', 'hsc-hst-x3', 'hsc-hst-x3 + PSF', '+ PSF, deconvolve'):
     print(f'{name:>16}: PSNR {psnr(outputs[name], hst):.2f} dB, SSIM '
           f'{ssim(outputs[name], hst):.3f} against HST (range of the HST image)')
 
 # %%
 # Top: HSC, bicubic, ``hsc-hst-x3``, HST. Middle: the x2 models and
-# ``hsc-hst-x3`` given the HSC PSF. Bottom: residuals against HST, where HST
-# covers (grey outside). Same stretch for all the images, same symmetric
-# scale for the residuals.
+# ``hsc-hst-x3`` given the HSC PSF, without and with ``deconvolve=True``.
+# Bottom: residuals against HST, where HST covers (grey outside). Same
+# stretch for all the images, same symmetric scale for the residuals.
 
 norm = ImageNormalize(vmin=np.nanpercentile(hst, 1), vmax=np.nanpercentile(hst, 99.8),
                       stretch=AsinhStretch(0.05))
@@ -76,20 +82,19 @@ panels = [('HSC i (input)', lr / 9.0),
           ('HST F814W (truth), HSC scale', hst),
           ('survey-x2 (x2 grid)', outputs['survey-x2'] * 4.0 / 9.0),
           ('deeplense-x2 (x2 grid)', outputs['deeplense-x2'] * 4.0 / 9.0),
-          ('hsc-hst-x3 given the HSC PSF', outputs['hsc-hst-x3 + PSF'])]
-for ax, (title, shown) in zip(axes.ravel()[:7], panels, strict=True):
+          ('hsc-hst-x3 given the HSC PSF', outputs['hsc-hst-x3 + PSF']),
+          ('the same, deconvolve=True', outputs['+ PSF, deconvolve'])]
+for ax, (title, shown) in zip(axes.ravel()[:8], panels, strict=True):
     im = ax.imshow(shown, origin='lower', cmap='magma', norm=norm)
     ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, shrink=0.8, label='HSC counts per 0.056" pixel')
-axes[1, 3].axis('off')
 limit = np.nanpercentile(np.abs(outputs['bicubic x3'] - hst), 99)
-for ax, name in zip(axes[2, :3], ('bicubic x3', 'hsc-hst-x3', 'hsc-hst-x3 + PSF'),
-                    strict=True):
+for ax, name in zip(axes[2], ('bicubic x3', 'hsc-hst-x3', 'hsc-hst-x3 + PSF',
+                             '+ PSF, deconvolve'), strict=True):
     resid = outputs[name] - hst
     im = ax.imshow(resid, origin='lower', cmap='coolwarm', vmin=-limit, vmax=limit)
-    ax.set_title(f'{name} - HST  (PSNR {psnr(outputs[name], hst):.1f} dB)', fontsize=9)
+    ax.set_title(f'{name} - HST ({psnr(outputs[name], hst):.1f} dB)', fontsize=8)
     fig.colorbar(im, ax=ax, shrink=0.8, label='HSC counts per 0.056" pixel')
-axes[2, 3].axis('off')
 for ax in axes.ravel():
     ax.set_xticks([])
     ax.set_yticks([])
