@@ -50,9 +50,10 @@ With ``--psf`` the sets whose input PSF is known (the simulated degradations, an
 HSC image with its real PSF) are also enhanced with it given (``enhance(psf=...,
 output_fwhm=...)``, the output brought to the truth's PSF):
 ``psf-known`` the exact PSF, ``psf-deconvolve`` the same with ``deconvolve=True``,
-``psf-x1.00`` its FWHM alone (``enhance`` then assumes a Moffat seeing profile),
-``psf-x0.85`` / ``psf-x1.15`` that FWHM 15% too small / too large (``--psf-modes`` picks
-some of them).
+``psf-deconvolve-sigma`` that with the input's per-pixel noise (Poisson included) given as
+its uncertainty, where a set knows it (the simulated ones), ``psf-x1.00`` its FWHM alone
+(``enhance`` then assumes a Moffat seeing profile), ``psf-x0.85`` / ``psf-x1.15`` that FWHM
+15% too small / too large (``--psf-modes`` picks some of them).
 With ``--symmetries`` every model runs with ``uncertainty=True`` (the mean of its outputs
 over the 8 symmetries of the square, 8x slower).
 With ``--gan-minutes G`` the first x2 model is trained further for G minutes
@@ -66,6 +67,7 @@ import warnings
 
 import numpy as np
 import torch
+from astropy.nddata import NDData, StdDevUncertainty
 
 from astrolens.datasets._degradation import psf_fwhm
 from astrolens.datasets._evaluation import (
@@ -89,7 +91,8 @@ SET_SCALE = {'hst': 2, 'hst-recipes': 2, 'hdf': 2, 'hdf-previous': 2, 'lenses': 
 #: real PSF (the output brought to the real HST PSF).
 PSF_SETS = ('hst', 'hst-recipes', 'hdf', 'hdf-previous', 'lenses', 'hsc-hst')
 #: The PSF variants of ``--psf`` (see `_psf_options`).
-PSF_MODES = ('psf-known', 'psf-deconvolve', 'psf-x0.85', 'psf-x1.00', 'psf-x1.15')
+PSF_MODES = ('psf-known', 'psf-deconvolve', 'psf-deconvolve-sigma', 'psf-x0.85', 'psf-x1.00',
+             'psf-x1.15')
 
 
 def _filled(lr):
@@ -100,15 +103,18 @@ def _filled(lr):
 _SYMMETRIES = {'on': False}
 
 
-def _enhance(model, lr, flux='default', **psf):
+def _enhance(model, lr, flux='default', sigma=None, **psf):
     smooth = None
     if isinstance(flux, str) and flux.startswith('local-s'):
         # the local correction with another smoothing, on the network's raw output
         flux, smooth = None, float(flux[len('local-s'):])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        out = model.enhance(np.asarray(lr, dtype=np.float64), progress=False, flux=flux,
-                            uncertainty=_SYMMETRIES['on'], **psf)
+        data = np.asarray(lr, dtype=np.float64)
+        if sigma is not None:
+            data = NDData(data, uncertainty=StdDevUncertainty(sigma))
+        out = model.enhance(data, progress=False, flux=flux, uncertainty=_SYMMETRIES['on'],
+                            **psf)
     out = np.asarray(out.data, dtype=np.float64)
     if smooth is not None:
         good = np.isfinite(lr)
@@ -243,7 +249,8 @@ def _psf_options(pair, flux):
     """``psf`` / ``output_fwhm`` of `SuperResolver.enhance` for one of the PSF variants.
 
     ``psf-known``: the LR images' exact PSF and the truth's PSF FWHM; ``psf-deconvolve``: the
-    same with ``deconvolve=True``; ``psf-x1.00``: the exact
+    same with ``deconvolve=True``; ``psf-deconvolve-sigma``: that with the pair's per-pixel
+    noise as the input's uncertainty (when it has one); ``psf-x1.00``: the exact
     PSF's FWHM alone (all a seeing estimate gives); ``psf-x0.85`` and ``psf-x1.15``: that FWHM
     15% too small or too large; anything else: nothing (blind).
     """
@@ -251,8 +258,11 @@ def _psf_options(pair, flux):
         return {}
     if flux == 'psf-known':
         return {'psf': pair['psf'], 'output_fwhm': float(pair['hr_fwhm'])}
-    if flux == 'psf-deconvolve':
-        return {'psf': pair['psf'], 'output_fwhm': float(pair['hr_fwhm']), 'deconvolve': True}
+    if flux in ('psf-deconvolve', 'psf-deconvolve-sigma'):
+        options = {'psf': pair['psf'], 'output_fwhm': float(pair['hr_fwhm']), 'deconvolve': True}
+        if flux == 'psf-deconvolve-sigma' and pair.get('sigma') is not None:
+            options['sigma'] = pair['sigma']
+        return options
     factor = float(flux[len('psf-x'):])
     return {'psf': factor * psf_fwhm(pair['psf']),
             'output_fwhm': float(pair['hr_fwhm'])}

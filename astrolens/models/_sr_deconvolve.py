@@ -136,10 +136,11 @@ def refine_to_noise(sr, lr, good_lr, *, scale, blur, noise, surface_brightness=F
         the FWHM (output pixels) of a Gaussian
         (`~astrolens.models._sr_flux.psf_blur` of the input's PSF), or a
         kernel on the output grid (`observation_kernel`).
-    noise : float
-        Noise standard deviation of the input pixels. The iterations stop
-        once the mean squared residual over the good input pixels is at
-        most ``noise**2``.
+    noise : float or `~numpy.ndarray`
+        Noise standard deviation of the input pixels: one value, or one per
+        input pixel (``(h, w)``, from the input's uncertainty, Poisson noise
+        of bright sources included). The iterations stop once the mean of
+        ``(residual / noise)**2`` over the good input pixels is at most 1.
     surface_brightness : bool, optional
         Block means (not sums) of the output correspond to the input.
     max_iter : int, optional
@@ -153,21 +154,27 @@ def refine_to_noise(sr, lr, good_lr, *, scale, blur, noise, surface_brightness=F
     """
     s = int(scale)
     good = np.asarray(good_lr, dtype=bool)
-    if not (noise and np.isfinite(noise) and noise > 0) or not good.any():
+    noise = np.asarray(noise, dtype=np.float64)
+    if noise.ndim:
+        good = good & np.isfinite(noise) & (noise > 0)
+        level = float(np.median(noise[good])) if good.any() else 0.0
+    else:
+        level = float(noise) if np.isfinite(noise) else 0.0
+    if not level > 0 or not good.any():
         return sr, 0
     per_pixel = 1.0 if surface_brightness else float(s * s)
     target = np.asarray(lr, dtype=np.float64)
     # Richardson-Lucy needs positive images: both are lifted by the same constant, which the
     # observation (a normalised blur and a block mean) carries through unchanged
     floor = min(float(np.min(target[good])), float(np.min(sr)) * per_pixel)
-    lift = max(0.0, -floor) + 1e-3 * noise
+    lift = max(0.0, -floor) + 1e-3 * level
     target = np.where(good, target + lift, 1.0)
     # float32 halves the output-sized arrays (a 4096x4096 input holds several of 8192x8192);
     # its rounding is far below the noise the iterations stop at
     estimate = np.array(sr, dtype=np.float32)
     estimate *= per_pixel
     estimate += lift
-    limit = float(noise) ** 2
+    weight = 1.0 / noise[good] ** 2 if noise.ndim else 1.0 / level ** 2
     # Richardson-Lucy spreads the ratio back through the transposed observation
     flipped = blur if np.ndim(blur) == 0 else np.ascontiguousarray(blur[::-1, ::-1])
     h, w = target.shape
@@ -175,7 +182,7 @@ def refine_to_noise(sr, lr, good_lr, *, scale, blur, noise, surface_brightness=F
     for n_iter in range(int(max_iter) + 1):       # noqa: B007 (n_iter is returned)
         observed = block_sum(_observe(estimate, blur), s).astype(np.float64) / (s * s)
         resid = np.where(good, target - observed, 0.0)
-        if np.mean(resid[good] ** 2) <= limit or n_iter == max_iter:
+        if np.mean(resid[good] ** 2 * weight) <= 1.0 or n_iter == max_iter:
             break
         ratio = np.where(good, target / np.maximum(observed, 1e-12 * lift), 1.0)
         up = np.broadcast_to(ratio.astype(np.float32)[:, None, :, None], (h, s, w, s))

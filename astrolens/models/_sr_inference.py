@@ -50,7 +50,7 @@ from astrolens.wcs_utils import scale_wcs
 
 __all__ = ['FLUX_MODES', 'bicubic_upscale', 'check_domain', 'check_psf', 'd4', 'd4_inverse',
            'enhance', 'enhance_array', 'enhance_batch', 'fill_bad', 'is_surface_brightness',
-           'noise_level', 'norm_params', 'uncertainty_sigma']
+           'noise_level', 'norm_params', 'uncertainty_sigma', 'uncertainty_std']
 
 FLUX_MODES = ('local', 'total', 'block', None)
 
@@ -165,6 +165,19 @@ def noise_level(image, bad=None):
     return robust_sigma(image)
 
 
+def uncertainty_std(uncertainty, shape):
+    """Standard deviations of an NDData uncertainty, per pixel of ``shape``, or None."""
+    if uncertainty is None:
+        return None
+    try:
+        std = np.asarray(uncertainty.represent_as(StdDevUncertainty).array, dtype=np.float64)
+    except (AttributeError, TypeError, ValueError, NotImplementedError):
+        return None
+    if std.ndim == 0:
+        return np.full(shape, float(std))
+    return std if std.shape == tuple(shape) else None
+
+
 def uncertainty_sigma(uncertainty, bad):
     """Median standard deviation of an NDData uncertainty over good pixels, or None."""
     if uncertainty is None:
@@ -274,7 +287,7 @@ def _predict_fn(model, device, *, uncertainty, noise=None):
 
 def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_size,
                   uncertainty, progress, flux, noise=None, psf=None, output_fwhm=None,
-                  deconvolve=False, report=None):
+                  deconvolve=False, noise_map=None, report=None):
     """Super-resolve one 2-D array in its own units; returns ``(sr, std or None)``.
 
     Parameters
@@ -296,6 +309,9 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
         The input's PSF, the output PSF wanted and whether to deconvolve on to the
         noise (see `SuperResolver.enhance`); without ``psf`` the network's own
         sharpening is kept.
+    noise_map : `~numpy.ndarray`, optional
+        Per-pixel noise standard deviation of the input (its uncertainty),
+        at which ``deconvolve`` stops instead of the single ``noise``.
     report : dict, optional
         Receives ``'deconvolve_iterations'`` when the output was deconvolved.
     """
@@ -352,7 +368,8 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
         # light in the wings unexplained, and the iterations would run on to fit it
         kernel, _ = observation_kernel(psf, scale=s, output_fwhm=output_fwhm)
         sr, n_iter = refine_to_noise(sr, lr_filled, good, scale=s, blur=kernel,
-                                     noise=float(sigma), surface_brightness=surface_brightness)
+                                     noise=float(sigma) if noise_map is None else noise_map,
+                                     surface_brightness=surface_brightness)
         if report is not None:
             report['deconvolve_iterations'] = int(n_iter)
         if n_iter:
@@ -397,8 +414,10 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
         opts['psf'] = check_psf(nd.psf, name='the PSF of the input')
     check_domain(est, image, bad, wcs=nd.wcs, sigma=sigma, psf=opts['psf'])
     report = {}
+    # per pixel, the uncertainty tells deconvolve where bright sources are noisier (Poisson)
+    noise_map = uncertainty_std(nd.uncertainty, image.shape) if opts['deconvolve'] else None
     sr, std = enhance_array(est, image, bad, surface_brightness=sb, progress=progress,
-                            noise=sigma, report=report, **opts)
+                            noise=sigma, noise_map=noise_map, report=report, **opts)
     s = int(est.scale)
     up = lambda a: np.repeat(np.repeat(a, s, axis=0), s, axis=1)  # noqa: E731
     sr[up(~finite)] = np.nan

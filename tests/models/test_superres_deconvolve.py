@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from astropy.nddata import NDData, StdDevUncertainty
 from scipy import ndimage
 
 from astrolens.datasets import lr_psf_image
@@ -97,6 +98,41 @@ def test_surface_brightness_is_compared_as_block_means():
                                surface_brightness=True)
     assert n_sb == n_flux > 0
     np.testing.assert_allclose(sb, flux, rtol=1e-9, atol=1e-9)
+
+
+def test_a_per_pixel_noise_stops_the_iterations_where_bright_sources_are_noisier():
+    """Poisson noise makes bright sources noisier than the sky: measured against the sky's
+    noise alone, their residual never gets small enough and the iterations fit their noise
+    to the limit; against the per-pixel noise, they stop once the input is explained."""
+    truth, blur = _scene(), 4.0
+    clean = block_sum(ndimage.gaussian_filter(truth, blur * _SIGMA_PER_FWHM), 2)
+    sigma = np.sqrt(0.5 ** 2 + np.clip(clean, 0.0, None))          # sky 0.5, gain 1
+    lr = clean + np.random.default_rng(1).normal(size=clean.shape) * sigma
+    good = np.ones(lr.shape, dtype=bool)
+    soft = ndimage.gaussian_filter(truth, 3.0 * _SIGMA_PER_FWHM)
+    _, n_sky = refine_to_noise(soft, lr, good, scale=2, blur=blur, noise=0.5, max_iter=60)
+    assert n_sky == 60
+    refined, n_map = refine_to_noise(soft, lr, good, scale=2, blur=blur, noise=sigma,
+                                     max_iter=60)
+    assert 0 < n_map < 10
+    observed = block_sum(ndimage.gaussian_filter(refined, blur * _SIGMA_PER_FWHM), 2)
+    assert np.mean(((observed - lr) / sigma) ** 2) <= 1.05
+
+
+def test_enhance_stops_at_the_uncertainty_the_input_carries():
+    pair, psf, output_fwhm = _moffat_pair(3.0)
+    model = SuperResolver.from_pretrained('survey-x2', device='cpu')
+    runs = {}
+    for name, unc in (('none', None), ('huge', StdDevUncertainty(np.full(pair.lr.shape, 1e6))),
+                      ('true', StdDevUncertainty(pair.sigma))):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', AstrolensUserWarning)
+            out = model.enhance(NDData(pair.lr, uncertainty=unc), progress=False, psf=psf,
+                                output_fwhm=output_fwhm, deconvolve=True)
+        runs[name] = out.meta['sr_deconvolve_iterations']
+    assert runs['none'] > 0 and runs['true'] > 0
+    # an input as noisy as that is explained by the network's output as it is
+    assert runs['huge'] == 0
 
 
 def test_with_the_psf_known_enhance_can_explain_a_bright_input_to_its_noise():
