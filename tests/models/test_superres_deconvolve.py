@@ -122,8 +122,14 @@ def test_a_per_pixel_noise_stops_the_iterations_where_bright_sources_are_noisier
 def test_enhance_stops_at_the_uncertainty_the_input_carries():
     pair, psf, output_fwhm = _moffat_pair(3.0)
     model = SuperResolver.from_pretrained('survey-x2', device='cpu')
+    noise = noise_level(pair.lr)
+    # the brightest tenth of the pixels unconstrained, the others at the estimated noise:
+    # the median is that noise, so only a per-pixel reading tells the two apart
+    bright = pair.lr > np.percentile(pair.lr, 90)
+    cores_free = np.where(bright, 1e6, noise)
     runs = {}
     for name, unc in (('none', None), ('huge', StdDevUncertainty(np.full(pair.lr.shape, 1e6))),
+                      ('cores free', StdDevUncertainty(cores_free)),
                       ('true', StdDevUncertainty(pair.sigma))):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', AstrolensUserWarning)
@@ -133,6 +139,8 @@ def test_enhance_stops_at_the_uncertainty_the_input_carries():
     assert runs['none'] > 0 and runs['true'] > 0
     # an input as noisy as that is explained by the network's output as it is
     assert runs['huge'] == 0
+    # the cores, where the network stopped short, no longer hold the iterations
+    assert runs['cores free'] < runs['none']
 
 
 def test_with_the_psf_known_enhance_can_explain_a_bright_input_to_its_noise():
