@@ -180,15 +180,8 @@ def uncertainty_std(uncertainty, shape):
 
 def uncertainty_sigma(uncertainty, bad):
     """Median standard deviation of an NDData uncertainty over good pixels, or None."""
-    if uncertainty is None:
-        return None
-    try:
-        std = np.asarray(uncertainty.represent_as(StdDevUncertainty).array, dtype=np.float64)
-    except (AttributeError, TypeError, ValueError, NotImplementedError):
-        return None
-    if std.ndim == 0:
-        return float(std) if np.isfinite(std) and std > 0 else None
-    if std.shape != bad.shape:
+    std = uncertainty_std(uncertainty, bad.shape)
+    if std is None:
         return None
     values = std[~bad & np.isfinite(std) & (std > 0)]
     return float(np.median(values)) if values.size else None
