@@ -350,8 +350,9 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
 
         from astrolens.utils import AstrolensUserWarning
 
-        warnings.warn("deconvolve=True needs the input's PSF (psf=, or the NDData's) and "
-                      f"flux='local' (got psf={'None' if psf is None else 'given'}, "
+        warnings.warn("deconvolve=True needs the input's PSF (psf= or --psf-fwhm, or a PSF the "
+                      "NDData or FITS file carries) and flux='local' "
+                      f"(got psf={'None' if psf is None else 'given'}, "
                       f'flux={flux!r}); the output was not deconvolved', AstrolensUserWarning,
                       stacklevel=4)
     if deconvolve and psf is not None and flux == 'local' and np.isfinite(sigma):
