@@ -43,7 +43,9 @@ Sets (nothing here is trained on; see ``astrolens/datasets/_evaluation.py``):
 
 Metrics (`astrolens.metrics`): PSNR and SSIM on images rescaled by the range of
 the truth image; aperture fluxes (photutils, radius 3 LR pixels) on the
-sources found in the truth; total flux against the truth.
+sources found in the truth; total flux against the truth. On the two real sets the truth's
+own noise is in none of the input's pixels, so its PSNR ceiling (`noise_limited_psnr`) is
+printed too: no prediction can beat bicubic by more than that gap.
 With ``--flux-modes`` the x2 sets are also run with every flux correction, and with the
 local one at smoothings 1 and 3 input pixels beside the default 2.
 With ``--psf`` the sets whose input PSF is known (the simulated degradations, and the real
@@ -79,12 +81,15 @@ from astrolens.datasets._evaluation import (
     hdf_right_pairs,
     hsc_hst_real_pair,
     hst_eval_pairs,
+    noise_limited_psnr,
 )
 from astrolens.metrics import psnr, ssim
 from astrolens.models._sr_flux import backproject_flux
 from astrolens.models._sr_inference import bicubic_upscale, fill_bad, noise_level
 from astrolens.models._superres import SuperResolver
 
+# real pairs from two instruments: the truth's noise is in none of the input's pixels
+INDEPENDENT_TRUTH_NOISE = ('hsc-hst', 'ground')
 SET_SCALE = {'hst': 2, 'hst-recipes': 2, 'hdf': 2, 'hdf-previous': 2, 'lenses': 2, 'ground': 2,
              'hsc-hst': 3}
 #: Sets whose input PSF is known: simulated degradations, and the real HSC image with its
@@ -194,6 +199,9 @@ def _summary(rows, label):
                'mean_psnr_bicubic': float(np.mean([r['bicubic_psnr'] for r in rows])),
                'mean_ssim': float(np.mean([r['ssim'] for r in rows])),
                'mean_ssim_bicubic': float(np.mean([r['bicubic_ssim'] for r in rows]))}
+    if all('noise_limited_psnr' in r for r in rows):
+        summary['mean_noise_limited_psnr'] = float(np.mean([r['noise_limited_psnr']
+                                                            for r in rows]))
     print(f'  {label:<26} n={len(rows):3d}  PSNR {summary["mean_psnr"]:6.2f} vs bicubic '
           f'{summary["mean_psnr_bicubic"]:6.2f} dB: {d.mean():+5.2f} dB mean, {d.min():+5.2f} '
           f'worst, above on {100 * np.mean(d > 0):3.0f}%;  SSIM {summary["mean_ssim"]:.3f} vs '
@@ -219,6 +227,13 @@ def run_set(name, models, args, *, flux_modes=(None,)):
     for p in pairs:
         b = bicubic_upscale(_filled(p['lr']), scale)
         bic.append(_metrics(b, p['hr'], scale))
+        if name in INDEPENDENT_TRUTH_NOISE:
+            bic[-1]['noise_limited_psnr'] = noise_limited_psnr(p['hr'])
+    if name in INDEPENDENT_TRUTH_NOISE:
+        ceiling = np.mean([b['noise_limited_psnr'] for b in bic])
+        gap = np.mean([b['noise_limited_psnr'] - b['psnr'] for b in bic])
+        print(f'  the truth\'s own noise caps PSNR at {ceiling:.2f} dB (mean): no prediction '
+              f'can beat bicubic by more than {gap:+.2f} dB here')
     results = {}
     for model_name, model in models.items():
         if int(model.scale) != scale:
@@ -231,7 +246,9 @@ def run_set(name, models, args, *, flux_modes=(None,)):
                     None if flux == 'none' else flux)
                 pred = _enhance(model, p['lr'], mode, **_psf_options(p, flux))
                 m = _metrics(pred, p['hr'], scale)
-                m.update({f'bicubic_{k}': v for k, v in b.items()})
+                m.update({f'bicubic_{k}': v for k, v in b.items() if k != 'noise_limited_psnr'})
+                if 'noise_limited_psnr' in b:
+                    m['noise_limited_psnr'] = b['noise_limited_psnr']
                 m.update({'name': p['name'], 'recipe': p.get('recipe')})
                 rows.append(m)
             if args.per_image:

@@ -20,7 +20,9 @@ Every set here is kept out of training (see `astrolens.datasets._sources`):
   KiDS image resampled onto the x2 grid of SDSS and registered by content.
 
 `aperture_flux_errors` measures fluxes in circular apertures on the sources
-found in the truth (photutils).
+found in the truth (photutils). `noise_limited_psnr` is the most a prediction
+can reach against a truth whose own noise it cannot see (a real pair taken by
+two telescopes), from `truth_noise_sigma`.
 """
 
 import numpy as np
@@ -39,7 +41,7 @@ from astrolens.datasets._sources import draw_lens_scene, hdf_half, load_hst_imag
 __all__ = ['ELLIPTICAL_RECIPE', 'EVAL_RECIPES', 'MORE_RECIPES', 'UNSEEN_RECIPE',
            'aperture_flux_errors',
            'drawn_lens_pairs', 'ground_pairs', 'hdf_right_pairs', 'hsc_hst_real_pair',
-           'hst_eval_pairs']
+           'hst_eval_pairs', 'noise_limited_psnr', 'truth_noise_sigma']
 
 _HSC_PIXEL_SCALE = 0.168      # arcsec per HSC pixel
 
@@ -307,3 +309,101 @@ def aperture_flux_errors(pred, truth, *, radius, n_max=10, nsigma=5.0, positions
     fp = np.asarray(aperture_photometry(p, apertures)['aperture_sum'], dtype=np.float64)
     keep = ft > max(min_snr * sigma * np.sqrt(np.pi) * radius, 0.0)
     return (fp[keep] - ft[keep]) / ft[keep]
+
+
+def _second_difference_sigma(image, lag):
+    """Clipped scatter of ``x[i - lag] - 2 x[i] + x[i + lag]`` (both axes), over sqrt(6)."""
+    from astropy.stats import sigma_clipped_stats
+
+    diffs = np.concatenate([
+        (image[2 * lag:] - 2 * image[lag:-lag] + image[:-2 * lag]).ravel(),
+        (image[:, 2 * lag:] - 2 * image[:, lag:-lag] + image[:, :-2 * lag]).ravel()])
+    diffs = diffs[np.isfinite(diffs)]
+    if diffs.size < 100:
+        return float('nan')
+    return float(sigma_clipped_stats(diffs, sigma=3.0)[2] / np.sqrt(6.0))
+
+
+def truth_noise_sigma(truth, *, lag=4, dilate=4):
+    """Noise standard deviation per pixel of ``truth``, read from its empty sky.
+
+    The noise is the sigma-clipped scatter of second differences
+    ``x[i - lag] - 2 x[i] + x[i + lag]`` between sky pixels, over sqrt(6):
+    they cancel a sky gradient and the smooth wings of galaxies, and a
+    ``lag`` beyond the noise's correlation length counts correlated noise in
+    full (a resampled image's noise is correlated over 2-3 pixels;
+    neighbouring pixels read it low, as `robust_sigma` does). Sources are
+    masked first: the image smoothed over 1.5 pixels, segmented above 3
+    times the smoothed image's own noise (read the same way), the segments
+    grown by ``dilate`` pixels.
+
+    Parameters
+    ----------
+    truth : array-like
+        2-D image; NaN pixels are left out.
+    lag : int, optional
+        Step in pixels of the differences.
+    dilate : int, optional
+        Pixels by which the source mask is grown.
+
+    Returns
+    -------
+    sigma : float
+        NaN when fewer than 100 sky differences remain.
+    """
+    from astropy.stats import sigma_clipped_stats
+    from photutils.segmentation import detect_sources
+    from scipy import ndimage
+
+    truth = np.asarray(truth, dtype=np.float64)
+    if truth.ndim != 2:
+        raise ValueError(f'truth must be a 2-D image, got shape {truth.shape}')
+    if not (isinstance(lag, (int, np.integer)) and 0 < 2 * lag < min(truth.shape)):
+        raise ValueError(f'lag must be a positive number of pixels below half the image '
+                         f'size, got {lag!r}')
+    good = np.isfinite(truth)
+    if good.sum() < 100:
+        return float('nan')
+    filled = np.where(good, truth, np.median(truth[good]))
+    smooth = ndimage.gaussian_filter(filled, 1.5)
+    _, sky, _ = sigma_clipped_stats(smooth[good], sigma=3.0)
+    smooth_noise = _second_difference_sigma(np.where(good, smooth, np.nan), lag)
+    mask = ~good
+    if smooth_noise > 0:
+        segm = detect_sources(np.where(good, smooth - sky, 0.0), 3.0 * smooth_noise,
+                              n_pixels=10)
+        if segm is not None:
+            mask |= ndimage.binary_dilation(segm.data > 0, iterations=dilate)
+    return _second_difference_sigma(np.where(mask, np.nan, truth), lag)
+
+
+def noise_limited_psnr(truth, *, sigma=None):
+    """The highest PSNR (`astrolens.metrics.psnr`) any prediction can reach against ``truth``
+    when the truth's own noise is independent of the input.
+
+    That holds for a real pair taken by two instruments (HSC against HST, SDSS
+    against KiDS): the truth's noise is in none of the input's pixels, so even
+    the noise-free sky scores ``10 log10(range**2 / sigma**2)`` at best (range:
+    the truth's, as `~astrolens.metrics.psnr` rescales by it). Sources add their own
+    Poisson noise, so the true ceiling is lower still. It does not hold when the
+    input was made from the truth (a simulated degradation), whose noise the
+    input then carries.
+
+    Parameters
+    ----------
+    truth : array-like
+        2-D image; NaN pixels are left out.
+    sigma : float, optional
+        Noise per pixel of the truth; default `truth_noise_sigma`.
+
+    Returns
+    -------
+    psnr : float
+        In dB; NaN when the noise cannot be measured.
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    sigma = truth_noise_sigma(truth) if sigma is None else float(sigma)
+    if not (np.isfinite(sigma) and sigma > 0):
+        return float('nan')
+    span = float(np.nanmax(truth) - np.nanmin(truth))
+    return float(10.0 * np.log10(span ** 2 / sigma ** 2))

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from astrolens.datasets._degradation import robust_sigma
+from astrolens.datasets._evaluation import noise_limited_psnr, truth_noise_sigma
+from astrolens.metrics import psnr
+
+
+def _galaxies(size=160, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    image = np.zeros((size, size))
+    for _ in range(6):
+        x, y = rng.uniform(20, size - 20, 2)
+        r = np.hypot(xx - x, yy - y)
+        image += rng.uniform(20, 200) * np.exp(-r / rng.uniform(1.5, 4.0))
+    return image + 5.0     # a sky level
+
+
+def _correlated_noise(shape, sigma, rng):
+    noise = ndimage.gaussian_filter(rng.normal(size=shape), 1.0)
+    return sigma * noise / noise.std()
+
+
+@pytest.mark.parametrize('correlated', [False, True])
+def test_truth_noise_sigma_reads_the_sky_noise(correlated):
+    rng = np.random.default_rng(1)
+    signal = _galaxies()
+    noise = _correlated_noise(signal.shape, 2.0, rng) if correlated \
+        else rng.normal(0.0, 2.0, signal.shape)
+    truth = signal + noise + np.linspace(0, 4, signal.shape[1])     # and a sky gradient
+    assert truth_noise_sigma(truth) == pytest.approx(2.0, rel=0.06)
+    if correlated:
+        # neighbouring pixels share the noise: the pixel-to-pixel estimate reads it low
+        assert robust_sigma(truth) < 0.7 * 2.0
+
+
+def test_truth_noise_sigma_masks_a_large_galaxy():
+    # a galaxy over much of the image: its gradients would read as noise if not masked
+    yy, xx = np.mgrid[:160, :160]
+    galaxy = 400.0 * np.exp(-np.hypot((xx - 70) / 1.5, yy - 80) / 12.0)
+    truth = galaxy + np.random.default_rng(4).normal(0.0, 1.0, galaxy.shape)
+    assert truth_noise_sigma(truth) == pytest.approx(1.0, rel=0.06)
+
+
+def test_truth_noise_sigma_ignores_nan_pixels():
+    rng = np.random.default_rng(2)
+    truth = _galaxies() + rng.normal(0.0, 1.0, (160, 160))
+    truth[:40] = np.nan
+    assert truth_noise_sigma(truth) == pytest.approx(1.0, rel=0.06)
+    assert np.isnan(truth_noise_sigma(np.full((20, 20), np.nan)))
+
+
+def test_noise_limited_psnr_is_what_the_noise_free_signal_scores():
+    rng = np.random.default_rng(3)
+    signal = _galaxies()
+    truth = signal + rng.normal(0.0, 1.5, signal.shape)
+    ceiling = noise_limited_psnr(truth)
+    # the signal itself, the best any prediction blind to the truth's noise can do
+    assert psnr(signal, truth) == pytest.approx(ceiling, abs=0.3)
+    assert psnr(ndimage.gaussian_filter(signal, 1.0), truth) < ceiling
+    span = truth.max() - truth.min()
+    assert noise_limited_psnr(truth, sigma=1.5) == pytest.approx(20 * np.log10(span / 1.5))
+
+
+def test_noise_measures_refuse_bad_input():
+    with pytest.raises(ValueError, match='2-D image'):
+        truth_noise_sigma(np.zeros((2, 8, 8)))
+    with pytest.raises(ValueError, match='lag must be'):
+        truth_noise_sigma(np.zeros((16, 16)), lag=0)
+    assert np.isnan(noise_limited_psnr(np.zeros((16, 16)), sigma=0.0))
