@@ -462,8 +462,14 @@ def _enhance_cube(est, nd, *, progress, opts):
     if outs[0].uncertainty is not None:
         cube_unc = type(outs[0].uncertainty)(np.stack([o.uncertainty.array for o in outs]))
     wcs = scale_wcs(nd.wcs, int(est.scale)) if nd.wcs is not None else None
+    meta = outs[0].meta
+    if any('sr_deconvolve_iterations' in o.meta for o in outs):
+        # one count per plane, as a string a FITS card can hold ('-': not deconvolved)
+        meta = dict(meta)
+        meta['sr_deconvolve_iterations'] = ','.join(
+            str(o.meta.get('sr_deconvolve_iterations', '-')) for o in outs)
     return NDData(np.stack([o.data for o in outs]), wcs=wcs, unit=outs[0].unit, mask=cube_mask,
-                  meta=outs[0].meta, uncertainty=cube_unc)
+                  meta=meta, uncertainty=cube_unc)
 
 
 def enhance_batch(est, data, *, progress, **opts):

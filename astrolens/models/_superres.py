@@ -468,7 +468,9 @@ class SuperResolver:
             ``sr_flux``, ``sr_output_fwhm`` when a PSF was given, and
             ``sr_deconvolve_iterations`` when ``deconvolve=True`` acted). A 3-D
             NDData or FITS image is a ``(bands, y, x)``
-            cube, enhanced plane by plane with its 3-D WCS kept. For an
+            cube, enhanced plane by plane with its 3-D WCS kept (its
+            ``sr_deconvolve_iterations`` is a string of counts per plane,
+            ``'12,30,7'``). For an
             array batch: an array ``(N, scale*H, scale*W)``, or
             ``(array, std)`` with ``uncertainty=True``.
         """

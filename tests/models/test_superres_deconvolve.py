@@ -247,3 +247,21 @@ def test_an_output_that_explains_the_input_through_the_real_psf_is_left_alone():
     spoiled, n_gauss = refine_to_noise(pair.hr, pair.lr, good, scale=2, blur=blur, noise=noise)
     assert n_gauss > 0
     assert psnr(spoiled, pair.hr) < 40.0
+
+
+def test_a_cube_records_the_iterations_of_every_plane():
+    pair, psf, output_fwhm = _moffat_pair(3.0)
+    model = SuperResolver.from_pretrained('survey-x2', device='cpu')
+    noise = np.full(pair.lr.shape, noise_level(pair.lr))
+    options = {'progress': False, 'psf': psf, 'output_fwhm': output_fwhm, 'deconvolve': True}
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', AstrolensUserWarning)
+        single = model.enhance(NDData(pair.lr, uncertainty=StdDevUncertainty(noise)), **options)
+        cube = model.enhance(NDData(np.stack([pair.lr, pair.lr]),
+                                    uncertainty=StdDevUncertainty(np.stack([noise * 1e6, noise]))),
+                             **options)
+    n = single.meta['sr_deconvolve_iterations']
+    assert n > 0
+    # the first plane is explained as it is, the second iterates as the image alone does
+    assert cube.meta['sr_deconvolve_iterations'] == f'0,{n}'
+    np.testing.assert_allclose(cube.data[1], single.data, rtol=1e-6, atol=1e-9)
