@@ -43,9 +43,10 @@ Sets (nothing here is trained on; see ``astrolens/datasets/_evaluation.py``):
 
 Metrics (`astrolens.metrics`): PSNR and SSIM on images rescaled by the range of
 the truth image; aperture fluxes (photutils, radius 3 LR pixels) on the
-sources found in the truth; total flux against the truth. On the two real sets the truth's
-own noise is in none of the input's pixels, so its PSNR ceiling (`noise_limited_psnr`) is
-printed too: no prediction can beat bicubic by more than that gap.
+sources found in the truth; total flux against the truth. On the two real sets the
+truth's own noise is in none of the input's pixels, so its PSNR ceiling
+(`astrolens.datasets.noise_limited_psnr`) is printed too: no prediction can beat
+bicubic by more than that gap.
 With ``--flux-modes`` the x2 sets are also run with every flux correction, and with the
 local one at smoothings 1 and 3 input pixels beside the default 2.
 With ``--psf`` the sets whose input PSF is known (the simulated degradations, and the real
