@@ -43,7 +43,9 @@ Sets (nothing here is trained on; see ``astrolens/datasets/_evaluation.py``):
 
 Metrics (`astrolens.metrics`): PSNR and SSIM on images rescaled by the range of
 the truth image; aperture fluxes (photutils, radius 3 LR pixels) on the
-sources found in the truth; total flux against the truth. On the two real sets the
+sources found in the truth, and again on those of them the input shows at S/N >= 20 in the
+aperture (its sky noise, `astrolens.datasets.sky_noise_sigma`: a deep truth holds sources a
+shallow input cannot measure); total flux against the truth. On the two real sets the
 truth's own noise is in none of the input's pixels, so its PSNR ceiling
 (`astrolens.datasets.noise_limited_psnr`) is printed too: no prediction can beat
 bicubic by more than that gap.
@@ -83,6 +85,7 @@ from astrolens.datasets._evaluation import (
     hsc_hst_real_pair,
     hst_eval_pairs,
     noise_limited_psnr,
+    sky_noise_sigma,
 )
 from astrolens.metrics import psnr, ssim
 from astrolens.models._sr_flux import backproject_flux
@@ -149,16 +152,23 @@ def diffuse_flux_ratio(pred, truth):
     return float(np.sum(pred[region] - sky) / np.sum(truth[region] - sky))
 
 
-def _metrics(pred, truth, scale):
+def _metrics(pred, truth, scale, *, input_noise):
     good = np.isfinite(truth)
     out = {'psnr': psnr(pred, truth), 'ssim': ssim(pred, truth),
            'diffuse_flux_ratio': diffuse_flux_ratio(pred, truth)}
     total = float(np.sum(truth[good]))
     out['total_flux_error'] = (float(np.sum(pred[good])) - total) / abs(total) \
         if total else float('nan')
-    errs = aperture_flux_errors(pred, np.where(good, truth, np.nan), radius=3 * scale)
+    truth = np.where(good, truth, np.nan)
+    errs = aperture_flux_errors(pred, truth, radius=3 * scale)
     out['aperture_flux_error'] = float(np.median(np.abs(errs))) if errs.size else float('nan')
     out['n_apertures'] = int(errs.size)
+    # only the sources the input shows at S/N >= 20 in the aperture too
+    errs = aperture_flux_errors(pred, truth, radius=3 * scale, input_noise=input_noise,
+                                scale=scale)
+    out['aperture_flux_error_shown'] = float(np.median(np.abs(errs))) if errs.size \
+        else float('nan')
+    out['n_apertures_shown'] = int(errs.size)
     return out
 
 
@@ -179,6 +189,11 @@ def _pairs(name, args):
     return [] if pair is None else [pair]
 
 
+def _nanmedian(values):
+    values = np.asarray(values, dtype=float)
+    return float(np.nanmedian(values)) if np.isfinite(values).any() else float('nan')
+
+
 def _summary(rows, label):
     d = np.array([r['psnr'] - r['bicubic_psnr'] for r in rows])
     ds = np.array([r['ssim'] - r['bicubic_ssim'] for r in rows])
@@ -193,6 +208,10 @@ def _summary(rows, label):
                'share_ssim_above_bicubic': float(np.mean(ds > 0)),
                'median_aperture_flux_error': float(np.nanmedian(ap)),
                'median_aperture_flux_error_bicubic': float(np.nanmedian(apb)),
+               'median_aperture_flux_error_shown': _nanmedian(
+                   [r['aperture_flux_error_shown'] for r in rows]),
+               'median_aperture_flux_error_shown_bicubic': _nanmedian(
+                   [r['bicubic_aperture_flux_error_shown'] for r in rows]),
                'median_abs_total_flux_error': float(np.nanmedian(tf)),
                'median_diffuse_flux_ratio': float(np.nanmedian(dif)),
                'median_diffuse_flux_ratio_bicubic': float(np.nanmedian(difb)),
@@ -208,7 +227,9 @@ def _summary(rows, label):
           f'worst, above on {100 * np.mean(d > 0):3.0f}%;  SSIM {summary["mean_ssim"]:.3f} vs '
           f'{summary["mean_ssim_bicubic"]:.3f} (above on {100 * np.mean(ds > 0):3.0f}%);  '
           f'aperture flux |err| {summary["median_aperture_flux_error"]:.2%} (bicubic '
-          f'{summary["median_aperture_flux_error_bicubic"]:.2%}); total |err| '
+          f'{summary["median_aperture_flux_error_bicubic"]:.2%}), on the sources the input '
+          f'shows {summary["median_aperture_flux_error_shown"]:.2%} (bicubic '
+          f'{summary["median_aperture_flux_error_shown_bicubic"]:.2%}); total |err| '
           f'{summary["median_abs_total_flux_error"]:.3%}; diffuse light '
           f'{summary["median_diffuse_flux_ratio"]:.3f} of the truth (bicubic '
           f'{summary["median_diffuse_flux_ratio_bicubic"]:.3f})')
@@ -225,9 +246,10 @@ def run_set(name, models, args, *, flux_modes=(None,)):
         return {}
     print(f'\n[{name}] {len(pairs)} pairs ({time.perf_counter() - t0:.0f} s to build)')
     bic = []
-    for p in pairs:
+    input_noise = [sky_noise_sigma(p['lr']) for p in pairs]
+    for p, noise in zip(pairs, input_noise, strict=True):
         b = bicubic_upscale(_filled(p['lr']), scale)
-        bic.append(_metrics(b, p['hr'], scale))
+        bic.append(_metrics(b, p['hr'], scale, input_noise=noise))
         if name in INDEPENDENT_TRUTH_NOISE:
             bic[-1]['noise_limited_psnr'] = noise_limited_psnr(p['hr'])
     if name in INDEPENDENT_TRUTH_NOISE:
@@ -242,11 +264,11 @@ def run_set(name, models, args, *, flux_modes=(None,)):
         for flux in flux_modes:
             label = model_name if flux is None else f'{model_name} flux={flux}'
             rows = []
-            for p, b in zip(pairs, bic, strict=True):
+            for p, b, noise in zip(pairs, bic, input_noise, strict=True):
                 mode = 'default' if flux is None or flux.startswith('psf-') else (
                     None if flux == 'none' else flux)
                 pred = _enhance(model, p['lr'], mode, **_psf_options(p, flux))
-                m = _metrics(pred, p['hr'], scale)
+                m = _metrics(pred, p['hr'], scale, input_noise=noise)
                 m.update({f'bicubic_{k}': v for k, v in b.items() if k != 'noise_limited_psnr'})
                 if 'noise_limited_psnr' in b:
                     m['noise_limited_psnr'] = b['noise_limited_psnr']

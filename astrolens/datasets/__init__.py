@@ -29,7 +29,7 @@ from astrolens.datasets._evaluation import (
     hsc_hst_real_pair,
     hst_eval_pairs,
     noise_limited_psnr,
-    truth_noise_sigma,
+    sky_noise_sigma,
 )
 from astrolens.datasets._sources import (
     HST_EVAL,
@@ -55,4 +55,4 @@ __all__ = ['HDF_SPLIT_COLUMN', 'HST_EVAL', 'HST_TRAIN', 'RANGES', 'SR_PRESETS', 
            'hdf_right_pairs', 'hsc_hst_real_pair', 'hst_eval_pairs', 'load_hst_images',
            'lr_psf_image', 'noise_limited_psnr', 'psf_fwhm', 'rebin',
            'registered_hsc_hst_pairs', 'robust_sigma', 'simulated_validation_set',
-           'sr_test_sets', 'sr_training_pairs', 'stretch_psf', 'truth_noise_sigma']
+           'sky_noise_sigma', 'sr_test_sets', 'sr_training_pairs', 'stretch_psf']

@@ -22,7 +22,7 @@ Every set here is kept out of training (see `astrolens.datasets._sources`):
 `aperture_flux_errors` measures fluxes in circular apertures on the sources
 found in the truth (photutils). `noise_limited_psnr` is the most a prediction
 can reach against a truth whose own noise it cannot see (a real pair taken by
-two telescopes), from `truth_noise_sigma`.
+two telescopes), from `sky_noise_sigma`.
 """
 
 import numpy as np
@@ -41,7 +41,7 @@ from astrolens.datasets._sources import draw_lens_scene, hdf_half, load_hst_imag
 __all__ = ['ELLIPTICAL_RECIPE', 'EVAL_RECIPES', 'MORE_RECIPES', 'UNSEEN_RECIPE',
            'aperture_flux_errors',
            'drawn_lens_pairs', 'ground_pairs', 'hdf_right_pairs', 'hsc_hst_real_pair',
-           'hst_eval_pairs', 'noise_limited_psnr', 'truth_noise_sigma']
+           'hst_eval_pairs', 'noise_limited_psnr', 'sky_noise_sigma']
 
 _HSC_PIXEL_SCALE = 0.168      # arcsec per HSC pixel
 
@@ -263,7 +263,7 @@ def ground_pairs():
 
 
 def aperture_flux_errors(pred, truth, *, radius, n_max=10, nsigma=5.0, positions=None,
-                         min_snr=20.0):
+                         min_snr=20.0, input_noise=None, scale=1):
     """Relative aperture-flux errors of ``pred`` on the sources of ``truth``.
 
     Sources are found in ``truth`` (photutils segmentation above ``nsigma``
@@ -272,7 +272,18 @@ def aperture_flux_errors(pred, truth, *, radius, n_max=10, nsigma=5.0, positions
     (``(x, y)`` pairs) when given. Both images have the truth's median
     subtracted first. Sources whose truth aperture flux is below ``min_snr``
     times the noise in the aperture (the truth's robust noise level) are
-    left out: their relative error measures the truth's noise.
+    left out: their relative error measures the truth's noise. With
+    ``input_noise``, so are those below ``min_snr`` times the input's noise in
+    the aperture: a source the input barely shows (a deep truth, a shallow
+    input) cannot be measured from it, by any method.
+
+    Parameters
+    ----------
+    input_noise : float, optional
+        Noise standard deviation per pixel of the input (the low-resolution
+        image), in the flux units of its own pixels.
+    scale : int, optional
+        Truth pixels per input pixel, per axis (for ``input_noise``).
 
     Returns
     -------
@@ -307,7 +318,11 @@ def aperture_flux_errors(pred, truth, *, radius, n_max=10, nsigma=5.0, positions
     apertures = CircularAperture(pos[inside], r=radius)
     ft = np.asarray(aperture_photometry(t, apertures)['aperture_sum'], dtype=np.float64)
     fp = np.asarray(aperture_photometry(p, apertures)['aperture_sum'], dtype=np.float64)
-    keep = ft > max(min_snr * sigma * np.sqrt(np.pi) * radius, 0.0)
+    noise = sigma * np.sqrt(np.pi) * radius
+    if input_noise is not None:
+        # the aperture covers pi radius**2 / scale**2 input pixels
+        noise = max(noise, float(input_noise) * np.sqrt(np.pi) * radius / scale)
+    keep = ft > max(min_snr * noise, 0.0)
     return (fp[keep] - ft[keep]) / ft[keep]
 
 
@@ -324,8 +339,8 @@ def _second_difference_sigma(image, lag):
     return float(sigma_clipped_stats(diffs, sigma=3.0)[2] / np.sqrt(6.0))
 
 
-def truth_noise_sigma(truth, *, lag=4, dilate=4):
-    """Noise standard deviation per pixel of ``truth``, read from its empty sky.
+def sky_noise_sigma(image, *, lag=4, dilate=4):
+    """Noise standard deviation per pixel of ``image``, read from its empty sky.
 
     The noise is the sigma-clipped scatter of second differences
     ``x[i - lag] - 2 x[i] + x[i + lag]`` between sky pixels, over sqrt(6):
@@ -339,7 +354,7 @@ def truth_noise_sigma(truth, *, lag=4, dilate=4):
 
     Parameters
     ----------
-    truth : array-like
+    image : array-like
         2-D image; NaN pixels are left out.
     lag : int, optional
         Step in pixels of the differences.
@@ -355,16 +370,16 @@ def truth_noise_sigma(truth, *, lag=4, dilate=4):
     from photutils.segmentation import detect_sources
     from scipy import ndimage
 
-    truth = np.asarray(truth, dtype=np.float64)
-    if truth.ndim != 2:
-        raise ValueError(f'truth must be a 2-D image, got shape {truth.shape}')
-    if not (isinstance(lag, (int, np.integer)) and 0 < 2 * lag < min(truth.shape)):
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim != 2:
+        raise ValueError(f'image must be 2-D, got shape {image.shape}')
+    if not (isinstance(lag, (int, np.integer)) and 0 < 2 * lag < min(image.shape)):
         raise ValueError(f'lag must be a positive number of pixels below half the image '
                          f'size, got {lag!r}')
-    good = np.isfinite(truth)
+    good = np.isfinite(image)
     if good.sum() < 100:
         return float('nan')
-    filled = np.where(good, truth, np.median(truth[good]))
+    filled = np.where(good, image, np.median(image[good]))
     smooth = ndimage.gaussian_filter(filled, 1.5)
     _, sky, _ = sigma_clipped_stats(smooth[good], sigma=3.0)
     smooth_noise = _second_difference_sigma(np.where(good, smooth, np.nan), lag)
@@ -374,7 +389,7 @@ def truth_noise_sigma(truth, *, lag=4, dilate=4):
                               n_pixels=10)
         if segm is not None:
             mask |= ndimage.binary_dilation(segm.data > 0, iterations=dilate)
-    return _second_difference_sigma(np.where(mask, np.nan, truth), lag)
+    return _second_difference_sigma(np.where(mask, np.nan, image), lag)
 
 
 def noise_limited_psnr(truth, *, sigma=None):
@@ -394,7 +409,7 @@ def noise_limited_psnr(truth, *, sigma=None):
     truth : array-like
         2-D image; NaN pixels are left out.
     sigma : float, optional
-        Noise per pixel of the truth; default `truth_noise_sigma`.
+        Noise per pixel of the truth; default `sky_noise_sigma`.
 
     Returns
     -------
@@ -402,7 +417,7 @@ def noise_limited_psnr(truth, *, sigma=None):
         In dB; NaN when the noise cannot be measured.
     """
     truth = np.asarray(truth, dtype=np.float64)
-    sigma = truth_noise_sigma(truth) if sigma is None else float(sigma)
+    sigma = sky_noise_sigma(truth) if sigma is None else float(sigma)
     if not (np.isfinite(sigma) and sigma > 0):
         return float('nan')
     span = float(np.nanmax(truth) - np.nanmin(truth))

@@ -3,7 +3,11 @@ import pytest
 from scipy import ndimage
 
 from astrolens.datasets._degradation import robust_sigma
-from astrolens.datasets._evaluation import noise_limited_psnr, truth_noise_sigma
+from astrolens.datasets._evaluation import (
+    aperture_flux_errors,
+    noise_limited_psnr,
+    sky_noise_sigma,
+)
 from astrolens.metrics import psnr
 
 
@@ -24,32 +28,32 @@ def _correlated_noise(shape, sigma, rng):
 
 
 @pytest.mark.parametrize('correlated', [False, True])
-def test_truth_noise_sigma_reads_the_sky_noise(correlated):
+def test_sky_noise_sigma_reads_the_sky_noise(correlated):
     rng = np.random.default_rng(1)
     signal = _galaxies()
     noise = _correlated_noise(signal.shape, 2.0, rng) if correlated \
         else rng.normal(0.0, 2.0, signal.shape)
     truth = signal + noise + np.linspace(0, 4, signal.shape[1])     # and a sky gradient
-    assert truth_noise_sigma(truth) == pytest.approx(2.0, rel=0.06)
+    assert sky_noise_sigma(truth) == pytest.approx(2.0, rel=0.06)
     if correlated:
         # neighbouring pixels share the noise: the pixel-to-pixel estimate reads it low
         assert robust_sigma(truth) < 0.7 * 2.0
 
 
-def test_truth_noise_sigma_masks_a_large_galaxy():
+def test_sky_noise_sigma_masks_a_large_galaxy():
     # a galaxy over much of the image: its gradients would read as noise if not masked
     yy, xx = np.mgrid[:160, :160]
     galaxy = 400.0 * np.exp(-np.hypot((xx - 70) / 1.5, yy - 80) / 12.0)
     truth = galaxy + np.random.default_rng(4).normal(0.0, 1.0, galaxy.shape)
-    assert truth_noise_sigma(truth) == pytest.approx(1.0, rel=0.06)
+    assert sky_noise_sigma(truth) == pytest.approx(1.0, rel=0.06)
 
 
-def test_truth_noise_sigma_ignores_nan_pixels():
+def test_sky_noise_sigma_ignores_nan_pixels():
     rng = np.random.default_rng(2)
     truth = _galaxies() + rng.normal(0.0, 1.0, (160, 160))
     truth[:40] = np.nan
-    assert truth_noise_sigma(truth) == pytest.approx(1.0, rel=0.06)
-    assert np.isnan(truth_noise_sigma(np.full((20, 20), np.nan)))
+    assert sky_noise_sigma(truth) == pytest.approx(1.0, rel=0.06)
+    assert np.isnan(sky_noise_sigma(np.full((20, 20), np.nan)))
 
 
 def test_noise_limited_psnr_is_what_the_noise_free_signal_scores():
@@ -65,8 +69,26 @@ def test_noise_limited_psnr_is_what_the_noise_free_signal_scores():
 
 
 def test_noise_measures_refuse_bad_input():
-    with pytest.raises(ValueError, match='2-D image'):
-        truth_noise_sigma(np.zeros((2, 8, 8)))
+    with pytest.raises(ValueError, match='must be 2-D'):
+        sky_noise_sigma(np.zeros((2, 8, 8)))
     with pytest.raises(ValueError, match='lag must be'):
-        truth_noise_sigma(np.zeros((16, 16)), lag=0)
+        sky_noise_sigma(np.zeros((16, 16)), lag=0)
     assert np.isnan(noise_limited_psnr(np.zeros((16, 16)), sigma=0.0))
+
+
+def test_aperture_errors_leave_out_sources_the_input_cannot_show():
+    # a deep truth: one bright source and one faint one, both far above the truth's noise
+    yy, xx = np.mgrid[:96, :96]
+    rng = np.random.default_rng(5)
+    truth = (1000.0 * np.exp(-np.hypot(xx - 30, yy - 30) / 2.0)
+             + 30.0 * np.exp(-np.hypot(xx - 66, yy - 66) / 2.0)
+             + rng.normal(0.0, 0.01, (96, 96)))
+    # a prediction from a shallow input (noise 20 per input pixel, 2x2 truth pixels each):
+    # it has the bright source and no trace of the faint one
+    pred = 1000.0 * np.exp(-np.hypot(xx - 30, yy - 30) / 2.0)
+    every = aperture_flux_errors(pred, truth, radius=6)
+    shown = aperture_flux_errors(pred, truth, radius=6, input_noise=20.0, scale=2)
+    assert every.size == 2 and np.min(every) == pytest.approx(-1.0, abs=0.01)
+    assert shown.size == 1 and abs(shown[0]) < 0.01
+    # a quieter input shows the faint source too
+    assert aperture_flux_errors(pred, truth, radius=6, input_noise=3.0, scale=2).size == 2
