@@ -246,7 +246,11 @@ def run_set(name, models, args, *, flux_modes=(None,)):
         return {}
     print(f'\n[{name}] {len(pairs)} pairs ({time.perf_counter() - t0:.0f} s to build)')
     bic = []
+    # the sky noise, counting correlated noise in full; a cutout with too little empty sky
+    # falls back to the neighbouring-pixel estimate
     input_noise = [sky_noise_sigma(p['lr']) for p in pairs]
+    input_noise = [n if np.isfinite(n) else noise_level(p['lr'], ~np.isfinite(p['lr']))
+                   for n, p in zip(input_noise, pairs, strict=True)]
     for p, noise in zip(pairs, input_noise, strict=True):
         b = bicubic_upscale(_filled(p['lr']), scale)
         bic.append(_metrics(b, p['hr'], scale, input_noise=noise))

@@ -293,6 +293,8 @@ def aperture_flux_errors(pred, truth, *, radius, n_max=10, nsigma=5.0, positions
     from photutils.aperture import CircularAperture, aperture_photometry
     from photutils.segmentation import SourceCatalog, detect_sources
 
+    if input_noise is not None and not (np.isfinite(input_noise) and input_noise >= 0):
+        raise ValueError(f'input_noise must be a finite noise level >= 0, got {input_noise!r}')
     truth = np.asarray(truth, dtype=np.float64)
     pred = np.asarray(pred, dtype=np.float64)
     good = np.isfinite(truth) & np.isfinite(pred)

@@ -74,6 +74,9 @@ def test_noise_measures_refuse_bad_input():
     with pytest.raises(ValueError, match='lag must be'):
         sky_noise_sigma(np.zeros((16, 16)), lag=0)
     assert np.isnan(noise_limited_psnr(np.zeros((16, 16)), sigma=0.0))
+    with pytest.raises(ValueError, match='input_noise must be'):
+        aperture_flux_errors(np.ones((32, 32)), np.ones((32, 32)), radius=3,
+                             input_noise=float('nan'))
 
 
 def test_aperture_errors_leave_out_sources_the_input_cannot_show():
