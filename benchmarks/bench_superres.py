@@ -289,7 +289,10 @@ def run_set(name, models, args, *, flux_modes=(None,)):
         b = bicubic_upscale(_filled(p['lr']), scale)
         bic.append(_metrics(b, p['hr'], scale, input_noise=noise))
         if name in INDEPENDENT_TRUTH_NOISE:
-            bic[-1]['noise_limited_psnr'] = noise_limited_psnr(p['hr'])
+            truth_noise = sky_noise_sigma(p['hr'])
+            bic[-1]['noise_limited_psnr'] = noise_limited_psnr(p['hr'], sigma=truth_noise)
+            print(f'  {p["name"][-38:]:<38} truth noise {truth_noise:.4g} per pixel: PSNR ceiling '
+                  f'{bic[-1]["noise_limited_psnr"]:.2f} dB (bicubic {bic[-1]["psnr"]:.2f})')
     if name in INDEPENDENT_TRUTH_NOISE:
         ceiling = np.mean([b['noise_limited_psnr'] for b in bic])
         gap = np.mean([b['noise_limited_psnr'] - b['psnr'] for b in bic])
