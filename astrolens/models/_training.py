@@ -179,8 +179,11 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
         state). With ``resume=True`` an existing checkpoint is continued.
     device : str, optional
         ``'auto'``, ``'cpu'``, ``'cuda'``, ...
-    amp : bool, optional
-        Mixed precision (float16 autocast with gradient scaling) on CUDA.
+    amp : bool or {'bfloat16'}, optional
+        ``True``: mixed precision (float16 autocast with gradient scaling)
+        on CUDA, float32 elsewhere. ``'bfloat16'``: bfloat16 autocast on any
+        device (no scaling needed); on CPUs with avx512_bf16 it about doubles
+        the training throughput of the classifiers. ``False``: float32.
     seed : int, optional
     progress : bool, optional
         Show tqdm progress bars (main process only).
@@ -219,8 +222,13 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
     if ctx.active:
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == 'cuda' else None)
-    use_amp = bool(amp) and device.type == 'cuda'
+    if amp not in (True, False, None, 'bfloat16'):
+        msg = f"amp must be True, False or 'bfloat16', got {amp!r}"
+        raise ValueError(msg)
+    use_bf16 = amp == 'bfloat16'
+    use_amp = amp is True and device.type == 'cuda'
     scaler = torch.amp.GradScaler('cuda', enabled=use_amp)
+    autocast_dtype = torch.bfloat16 if use_bf16 else torch.float16
     groups, frozen = _param_groups(model, lr_scales)
     optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     if hasattr(loss_fn, 'to'):
@@ -270,7 +278,8 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
                 group['lr'] = current_lr * group['lr_scale']
             inputs = inputs.to(device, non_blocking=True)
             targets = targets.to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+            with torch.autocast(device.type, dtype=autocast_dtype,
+                                enabled=use_amp or use_bf16):
                 loss = loss_fn(net(inputs), targets)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()

@@ -49,7 +49,55 @@ def test_d4lensnet_output_is_the_same_for_all_eight_rotations_and_reflections():
         assert (net(torch.randn(2, 1, 24, 24)) - ref).abs().max() > 1e-3
 
 
+def test_one_view_training_runs_the_encoder_once_and_evaluation_pools_the_orbit():
+    torch.manual_seed(0)
+    net = D4LensNet(num_classes=3, widths=(8, 16), depths=(1, 1), patch=2, train_views=1)
+    seen = []
+    net.stem.register_forward_hook(lambda module, args, output: seen.append(len(args[0])))
+    x = torch.randn(3, 1, 24, 24)
+    net.train()(x)
+    assert seen == [3]
+    net.eval()
+    with torch.no_grad():
+        ref = net(x)
+        assert seen[-1] == 24
+        torch.testing.assert_close(net(d4_transform(x, 5)), ref, atol=1e-5, rtol=1e-5)
+    # the orbit in training, as shipped
+    orbit = D4LensNet(num_classes=3, widths=(8, 16), depths=(1, 1), patch=2)
+    orbit.stem.register_forward_hook(lambda module, args, output: seen.append(len(args[0])))
+    orbit.train()(x)
+    assert seen[-1] == 24
+
+
+def test_training_in_bfloat16_autocast_changes_the_numbers_but_learns():
+    from astrolens.models._training import train
+
+    def run(amp):
+        torch.manual_seed(0)
+        net = D4LensNet(num_classes=3, widths=(8, 12), depths=(1, 1), patch=2, train_views=1)
+        gen = torch.Generator().manual_seed(1)
+        x = torch.randn(24, 1, 16, 16, generator=gen)
+        y = torch.arange(24) % 3
+        x[y == 1] += 1.0
+
+        def batches(epoch, rank, world):
+            return iter([(x, y)])
+
+        result = train(net, torch.nn.functional.cross_entropy, batches, epochs=3,
+                       steps_per_epoch=1, lr=1e-2, device='cpu', amp=amp, progress=False)
+        return result.history[-1]['train_loss'], net
+
+    loss32, net32 = run(False)
+    loss16, net16 = run('bfloat16')
+    assert loss16 != loss32  # the autocast really ran in bfloat16
+    assert abs(loss16 - loss32) < 0.2 * loss32
+    with pytest.raises(ValueError, match="amp must be True, False or 'bfloat16'"):
+        run('float8')
+
+
 def test_d4lensnet_checks_its_arguments():
+    with pytest.raises(ValueError, match='train_views must be 8'):
+        D4LensNet(train_views=2)
     with pytest.raises(ValueError, match='unknown physics channels'):
         D4LensNet(physics=('curl',))
     with pytest.raises(ValueError, match='same length'):
