@@ -22,7 +22,7 @@ __all__ = ['build_parser', 'main']
 
 _COMMAND_MODULES = ('astrolens.cli._simulate', 'astrolens.cli._register',
                     'astrolens.cli._train', 'astrolens.cli._classify', 'astrolens.cli._enhance',
-                    'astrolens.cli._demo')
+                    'astrolens.cli._demo', 'astrolens.cli._sample')
 
 
 def _run_info(args):
