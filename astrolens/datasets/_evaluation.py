@@ -36,6 +36,7 @@ from astrolens.datasets._degradation import (
     rebin,
     robust_sigma,
 )
+from astrolens.datasets._samples import sample_path
 from astrolens.datasets._sources import draw_lens_scene, hdf_half, load_hst_images, shared_real
 
 __all__ = ['ELLIPTICAL_RECIPE', 'EVAL_RECIPES', 'MORE_RECIPES', 'UNSEEN_RECIPE',
@@ -159,11 +160,13 @@ def hsc_hst_real_pair(*, band=2):
 
     Returns
     -------
-    pair : dict or None
+    pair : dict
         ``{'name', 'lr', 'hr', 'shift', 'psf', 'hr_fwhm'}`` (``hr`` NaN outside the HST
         footprint; ``psf`` the real HSC PSF of the band on the HSC grid; ``hr_fwhm`` the FWHM
-        of the real HST PSF in pixels of the x3 grid); None when ``../shared/real`` is
-        absent.
+        of the real HST PSF in pixels of the x3 grid). The images and PSFs are the samples
+        shipped with the package (`sample_path`: ``'hsc-cosmos'``, ``'hst-cosmos'``,
+        ``'hsc-cosmos-psf'``, ``'hst-cosmos-psf'``), the same bytes as
+        ``shared/real/hsc_hst_cosmos``, so this works without that folder.
     """
     from astropy.io import fits
     from astropy.nddata import NDData
@@ -171,18 +174,14 @@ def hsc_hst_real_pair(*, band=2):
 
     from astrolens.preprocessing import register_pair
 
-    root = shared_real()
-    if root is None or not (root / 'hsc_hst_cosmos' / 'Cut_HSC.fits').is_file():
-        return None
-    with fits.open(root / 'hsc_hst_cosmos' / 'Cut_HSC.fits') as f:
+    with fits.open(sample_path('hsc-cosmos')) as f:
         hsc = np.asarray(f[0].data[band], dtype=np.float64)
         wcs_hsc = WCS(f[0].header).celestial
-    with fits.open(root / 'hsc_hst_cosmos' / 'Cut_HST.fits') as f:
+    with fits.open(sample_path('hst-cosmos')) as f:
         hst = np.asarray(f[0].data, dtype=np.float64)
         wcs_hst = WCS(f[0].header).celestial
-    psf_hsc = np.asarray(fits.getdata(root / 'hsc_hst_cosmos' / 'PSF_HSC.fits')[band],
-                         dtype=np.float64)
-    psf_hst = np.asarray(fits.getdata(root / 'hsc_hst_cosmos' / 'PSF_HST.fits'), dtype=np.float64)
+    psf_hsc = np.asarray(fits.getdata(sample_path('hsc-cosmos-psf'))[band], dtype=np.float64)
+    psf_hst = np.asarray(fits.getdata(sample_path('hst-cosmos-psf')), dtype=np.float64)
     pair = register_pair(NDData(hsc, wcs=wcs_hsc), NDData(hst, wcs=wcs_hst), factor=3,
                          lr_psf=psf_hsc, hr_psf=psf_hst)
     lr = np.asarray(pair.lr.data, dtype=np.float64)
