@@ -6,7 +6,7 @@ Usage::
         [--n 40] [--lr-size 48] [--seed 2718] [--threads 2]
 
 Each model is run on ``--n`` pairs drawn like its training pairs (its
-training sources and degradation ranges, `astrolens.models._sr_training.
+training sources and degradation ranges, `astrolens.training._sr_presets.
 draw_degraded_pair`) with a seed no training or evaluation uses. The raw
 network output is then corrected in every way below and compared with the
 truth (PSNR on the truth's range, SSIM, aperture fluxes of radius 3 input
@@ -46,7 +46,7 @@ from astrolens.datasets._evaluation import aperture_flux_errors
 from astrolens.metrics import psnr, ssim
 from astrolens.models._sr_flux import backproject_flux, correct_flux
 from astrolens.models._sr_inference import bicubic_upscale, fill_bad, noise_level
-from astrolens.models._sr_training import draw_degraded_pair
+from astrolens.training._sr_presets import draw_degraded_pair
 from astrolens.models._superres import SuperResolver
 
 VARIANTS = ('bicubic', 'none', 'total', 'local-noblur-s2', 'local-s1', 'local-s2', 'local-s3',

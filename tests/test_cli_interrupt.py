@@ -66,7 +66,7 @@ def test_ctrl_c_saves_and_the_same_command_resumes(tmp_path):
 
 
 def test_training_from_the_degradation_model_also_checkpoints_by_default(tmp_path, monkeypatch):
-    import astrolens.models._sr_training as sr_training
+    import astrolens.training._sr_presets as sr_training
     from astrolens.cli import main
 
     seen = {}

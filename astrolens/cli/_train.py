@@ -37,10 +37,18 @@ def add_commands(subparsers):
     clf.add_argument('--stage', action='store_true',
                      help='with --simulate: one stage of a staged training (how the shipped '
                      'deeplense-model-* weights are made): the preset network of that model '
-                     '(or --init), images simulated afresh for --max-minutes, then calibration '
+                     '(or --init), images simulated afresh (or a pool of --n-per-class '
+                     'images per class, kept in --cache) for --max-minutes, then calibration '
                      'and a comparison with the weights at --out (or --init) on a fixed '
-                     'validation set; --out is written only when better, and its JSON keeps '
-                     'the record of every stage')
+                     'validation set (--original-val when given); --out is written only when '
+                     'better, and its JSON keeps the record of every stage')
+    clf.add_argument('--original-val', metavar='FILE.npz', default=None,
+                     help='with --stage: images of the original DeepLenseSim code (made by '
+                     'benchmarks/make_original_validation.py); the stage is validated and '
+                     'committed on them, with our simulator\'s validation set beside')
+    clf.add_argument('--amp', default='auto', choices=('auto', 'bfloat16', 'off'),
+                     help="mixed precision: 'auto' is float16 on CUDA and float32 on the CPU; "
+                     "'bfloat16' about doubles training speed on CPUs with avx512_bf16")
     clf.add_argument('--epochs', type=int, default=20)
     clf.add_argument('--steps-per-epoch', type=int, default=None)
     clf.add_argument('--batch-size', type=int, default=None, help='default 64 (32 with --stage)')
@@ -144,7 +152,7 @@ def _simulators(model, seed):
 def _run_stage(args):
     import torch
 
-    from astrolens.models._stages import train_classifier_stage
+    from astrolens.training import run_classifier_stage
 
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s',
                         stream=sys.stderr)
@@ -154,20 +162,30 @@ def _run_stage(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     own_checkpoint = _default_checkpoint_dir(args, args.out)
-    record = train_classifier_stage(
+    record = run_classifier_stage(
         model=args.simulate, out=args.out, minutes=args.max_minutes, init=args.init,
-        seed=args.seed, lr=args.lr, batch_size=args.batch_size or 32,
-        steps_per_epoch=args.steps_per_epoch or 50, checkpoint_dir=args.checkpoint_dir,
+        seed=args.seed, lr=args.lr, batch_size=args.batch_size or 64,
+        steps_per_epoch=args.steps_per_epoch or 200, amp=_AMP[args.amp],
+        pool_per_class=args.n_per_class, pool_cache=args.cache, sim_workers=args.sim_workers,
+        original_validation=args.original_val, checkpoint_dir=args.checkpoint_dir,
         command='astrolens ' + ' '.join(shlex.quote(a) for a in sys.argv[1:]),
         progress=not args.no_progress)
     _remove_default_checkpoint(own_checkpoint)
-    val, base = record['validation'], record['baseline_validation']
-    print(f"stage: {record['images_seen']} images in {record['minutes_trained']} min; "
-          f"validation accuracy {val['accuracy']:.4f}, macro AUC {val['auc_macro']:.4f}"
-          + (f" (before: {base['accuracy']:.4f}, {base['auc_macro']:.4f})" if base else '')
-          + ('; wrote ' + str(args.out) if record['committed'] else '; not better: kept '
-             + str(args.out)))
+    print(f"stage: {record['images_seen']} images in {record['minutes_trained']} min")
+    base = record['baseline_validation'] or {}
+    for name, val in record['validation'].items():
+        before = base.get(name)
+        print(f"  {name} validation ({val['set']}): accuracy {val['accuracy']:.4f}, macro AUC "
+              f"{val['auc_macro']:.4f}"
+              + (f" (before: {before['accuracy']:.4f}, {before['auc_macro']:.4f})"
+                 if before else ''))
+    print(('wrote ' if record['committed'] else 'not better on the '
+           f"{record['deciding_validation']} validation: kept ") + str(args.out))
     return 0
+
+
+#: ``--amp`` choices -> `LensClassifier` ``amp``.
+_AMP = {'auto': True, 'bfloat16': 'bfloat16', 'off': False}
 
 
 def _run_train_classifier(args):
@@ -191,7 +209,7 @@ def _run_train_classifier(args):
         weight_decay=args.weight_decay, crop=args.crop or None, normalization=args.normalization,
         val_fraction=args.val_fraction, patience=args.patience, max_minutes=args.max_minutes,
         device=args.device, seed=args.seed, checkpoint_dir=args.checkpoint_dir,
-        progress=not args.no_progress and rank == 0)
+        amp=_AMP[args.amp], progress=not args.no_progress and rank == 0)
     if args.init:
         start = load_classifier(args.init)
         clf.set_params(backbone=start.backbone, backbone_kwargs=start.backbone_kwargs,
@@ -369,7 +387,7 @@ def main_train_sr(args):
 
 def _train_sr_degradation(args):
     """``astrolens train sr --degradation --preset NAME``: `train_sr_preset`."""
-    from astrolens.models._sr_training import train_sr_preset
+    from astrolens.training._sr_presets import train_sr_preset
 
     if args.preset is None:
         msg = '--degradation needs --preset (survey-x2, deeplense-x2 or hsc-hst-x3)'

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from astrolens.datasets._sources import SourcePool
-from astrolens.models._sr_training import DegradationSampler, draw_training_pair, train_sr_preset
+from astrolens.training._sr_presets import DegradationSampler, draw_training_pair, train_sr_preset
 from astrolens.models._superres import SuperResolver
 
 torch.set_num_threads(1)
