@@ -6,7 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from astrolens.batch._dask import (
+from astrolens.batch._inputs import FITS_SUFFIXES, expand_inputs
+from astrolens.batch._manifest import build_table, write_table
+from astrolens.batch._models import resolve_model
+from astrolens.batch._worker import classify_chunk
+from astrolens.utils import check_writable
+from astrolens.utils._dask import (
     check_cluster_args,
     chunked,
     n_workers,
@@ -14,11 +19,6 @@ from astrolens.batch._dask import (
     require_distributed,
     run_chunks,
 )
-from astrolens.batch._inputs import FITS_SUFFIXES, expand_inputs
-from astrolens.batch._manifest import build_table, write_table
-from astrolens.batch._models import resolve_model
-from astrolens.batch._worker import classify_chunk
-from astrolens.utils import check_writable
 
 __all__ = ['classify_many']
 

@@ -5,7 +5,12 @@ import numbers
 import os
 from pathlib import Path
 
-from astrolens.batch._dask import (
+from astrolens.batch._inputs import expand_inputs, output_paths
+from astrolens.batch._manifest import build_table, write_table
+from astrolens.batch._models import resolve_model
+from astrolens.batch._worker import enhance_chunk
+from astrolens.utils import remove_stale_temporaries
+from astrolens.utils._dask import (
     check_cluster_args,
     chunked,
     n_workers,
@@ -13,10 +18,6 @@ from astrolens.batch._dask import (
     require_distributed,
     run_chunks,
 )
-from astrolens.batch._inputs import expand_inputs, output_paths, remove_stale_temporaries
-from astrolens.batch._manifest import build_table, write_table
-from astrolens.batch._models import resolve_model
-from astrolens.batch._worker import enhance_chunk
 
 __all__ = ['enhance_many']
 

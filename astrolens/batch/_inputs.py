@@ -1,11 +1,11 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
-"""Which files a batch reads, where their results go, and stale temporaries."""
+"""Which files a batch reads and where their results go."""
 
 import glob
 import os
 from pathlib import Path
 
-__all__ = ['expand_inputs', 'output_paths', 'remove_stale_temporaries']
+__all__ = ['expand_inputs', 'output_paths']
 
 FITS_SUFFIXES = ('.fits', '.fit', '.fts', '.fits.gz', '.fit.gz', '.fts.gz', '.fits.fz', '.fz')
 
@@ -96,43 +96,3 @@ def output_paths(files, out_dir):
         raise ValueError(msg)
     return outputs
 
-
-def remove_stale_temporaries(targets):
-    """Delete temporaries that a killed run left for ``targets``.
-
-    `astrolens.utils.atomic_path` writes ``NAME`` through a temporary
-    ``.NAME.XXXXXXXX.tmpSUFFIX`` in the same folder; a process killed before
-    the rename leaves it behind. Only temporaries of the given targets are
-    touched, so other files in the folder are safe.
-
-    Parameters
-    ----------
-    targets : iterable of `~pathlib.Path`
-
-    Returns
-    -------
-    removed : list of `~pathlib.Path`
-    """
-    by_folder = {}
-    for target in map(Path, targets):
-        by_folder.setdefault(target.parent, set()).add(target.name)
-    removed = []
-    for folder, names in by_folder.items():
-        if not folder.is_dir():
-            continue
-        for entry in folder.iterdir():
-            if _temporary_of(entry.name) in names and entry.is_file():
-                entry.unlink(missing_ok=True)
-                removed.append(entry)
-    return removed
-
-
-def _temporary_of(name):
-    """The target ``NAME`` of a temporary ``.NAME.XXXXXXXX.tmpSUFFIX``, else None."""
-    if not name.startswith('.') or '.tmp' not in name:
-        return None
-    head, _, suffix = name[1:].rpartition('.tmp')
-    target, dot, random = head.rpartition('.')
-    if not dot or not random or not target.endswith(suffix):
-        return None
-    return target

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage, signal
 
+from astrolens.utils import psf_fwhm, robust_sigma
+
 __all__ = ['RANGES', 'REAL_PSFS', 'DegradedPair', 'Recipe', 'degrade', 'draw_recipe',
            'elliptical_gaussian_psf', 'gaussian_psf', 'lr_psf_image', 'moffat_psf', 'psf_fwhm',
            'real_psf', 'rebin', 'robust_sigma', 'stretch_psf']
@@ -290,18 +292,6 @@ def real_psf(name, fwhm, *, root=None):
     return out / out.sum()
 
 
-def psf_fwhm(psf):
-    """FWHM (pixels) of a sampled PSF.
-
-    The diameter of the area above half its peak, on an 8x finer cubic interpolation.
-    """
-    # grid_mode: every pixel becomes exactly 8x8 finer ones (the default aligns the first
-    # and last pixel centres, which stretches an n-pixel stamp by (8n-1)/(8n-8): 6% at 15)
-    fine = ndimage.zoom(np.asarray(psf, dtype=np.float64), 8, order=3, grid_mode=True,
-                        mode='grid-constant')
-    return float(2.0 * np.sqrt(np.sum(fine > 0.5 * fine.max()) / np.pi) / 8)
-
-
 def elliptical_gaussian_psf(fwhm, axis_ratio, angle):
     """A normalised elliptical Gaussian: major-axis FWHM ``fwhm``, angle in degrees."""
     major = max(float(fwhm), 1e-3) * _FWHM_TO_SIGMA
@@ -393,27 +383,6 @@ def rebin(image, factor, *, offset=(0.0, 0.0), shape=None):
     ay = _overlap_matrix(image.shape[0], factor, shape[0], offset[0])
     ax = _overlap_matrix(image.shape[1], factor, shape[1], offset[1])
     return ay @ image @ ax.T
-
-
-def robust_sigma(image):
-    """Noise standard deviation from the median absolute pixel-to-pixel difference.
-
-    Insensitive to smooth structure and to a few sources; it underestimates
-    correlated noise (as every single-image estimate does).
-    """
-    image = np.asarray(image, dtype=np.float64)
-    diffs = np.concatenate([np.diff(image, axis=0).ravel(), np.diff(image, axis=1).ravel()])
-    finite = np.isfinite(diffs)
-    if not finite.all():
-        diffs = diffs[finite]
-    if diffs.size == 0:
-        return 0.0
-    # in place on the one array of differences: on a 4096-pixel image the temporaries of
-    # abs(diffs - median) took longer than the medians themselves
-    diffs -= np.median(diffs)
-    np.abs(diffs, out=diffs)
-    mad = np.median(diffs, overwrite_input=True)
-    return float(1.4826 * mad / np.sqrt(2.0))
 
 
 # --------------------------------------------------------------------------- recipes

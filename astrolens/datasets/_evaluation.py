@@ -38,6 +38,7 @@ from astrolens.datasets._degradation import (
 )
 from astrolens.datasets._samples import sample_path
 from astrolens.datasets._sources import draw_lens_scene, hdf_half, load_hst_images, shared_real
+from astrolens.utils import bicubic_upscale
 
 __all__ = ['ELLIPTICAL_RECIPE', 'EVAL_RECIPES', 'MORE_RECIPES', 'UNSEEN_RECIPE',
            'aperture_flux_errors',
@@ -217,8 +218,6 @@ def ground_pairs():
     from astropy.io import fits
     from scipy import ndimage
     from skimage.registration import phase_cross_correlation
-
-    from astrolens.models._sr_inference import bicubic_upscale
 
     root = shared_real()
     if root is None:

@@ -128,7 +128,7 @@ def psf_image(psf):
     image : `~numpy.ndarray`
     fwhm : float
     """
-    from astrolens.datasets._degradation import psf_fwhm
+    from astrolens.utils import psf_fwhm
 
     if np.ndim(psf) == 0:
         width = float(psf)
@@ -324,7 +324,7 @@ def backproject_flux(sr, lr, good_lr, *, scale, surface_brightness=False, smooth
         With ``sum(corrected)`` (over good pixels) equal to the input's
         (surface brightness: the mean).
     """
-    from astrolens.models._sr_inference import bicubic_upscale
+    from astrolens.utils import bicubic_upscale
 
     s = int(scale)
     per_pixel = 1.0 if surface_brightness else float(s * s)

@@ -29,7 +29,6 @@ The functions take the fitted estimator (``model_``, ``scale``, ``name_``,
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from astropy import units as u
 from astropy.nddata import NDData, StdDevUncertainty
 from scipy import ndimage
@@ -45,6 +44,7 @@ from astrolens.io import (
 from astrolens.models._sr_deconvolve import observation_kernel, refine_to_noise
 from astrolens.models._sr_flux import correct_flux, match_output_psf
 from astrolens.models._tiling import tiled_apply
+from astrolens.utils import bicubic_upscale, psf_fwhm, robust_sigma
 from astrolens.version import __version__
 from astrolens.wcs_utils import scale_wcs
 
@@ -105,36 +105,6 @@ def norm_params(image):
     return offset, (spread if spread > 0 else 1.0)
 
 
-def bicubic_upscale(image, scale, *, surface_brightness=False, dtype=np.float64):
-    """Bicubic upsampling in the same pixel convention as the networks.
-
-    Parameters
-    ----------
-    image : `~numpy.ndarray`
-        ``(H, W)`` or ``(N, H, W)``.
-    scale : int
-    surface_brightness : bool, optional
-        If false (flux per pixel) the result is divided by ``scale**2`` so
-        the total flux is (nearly) kept.
-    dtype : data-type, optional
-        Of the result (computed in float32 either way).
-
-    Returns
-    -------
-    upscaled : `~numpy.ndarray`
-    """
-    array = np.asarray(image, dtype=np.float32)
-    batch = array if array.ndim == 3 else array[None]
-    with torch.no_grad():
-        out = F.interpolate(torch.from_numpy(np.ascontiguousarray(batch))[:, None],
-                            scale_factor=scale, mode='bicubic', align_corners=False)
-    out = out[:, 0].numpy().astype(dtype, copy=False)
-    if not surface_brightness:
-        out /= scale ** 2
-    return out if array.ndim == 3 else out[0]
-
-
-
 def d4(x, k):
     """The k-th of the 8 symmetries of the square (rotations, then transposes) on the last axes."""
     if k >= 4:
@@ -157,8 +127,6 @@ def noise_level(image, bad=None):
     pixels, along both axes: smooth structure and a few sources do not
     count; correlated noise is underestimated.
     """
-    from astrolens.datasets._degradation import robust_sigma
-
     if bad is not None and np.any(bad):
         image = np.array(image, dtype=np.float64)
         image[np.asarray(bad, dtype=bool)] = np.nan
@@ -247,8 +215,6 @@ def check_domain(est, image, bad, *, wcs=None, sigma=None, psf=None):
                                 f'{snr_range[0]:g}-{snr_range[1]:g} the model was trained for')
     fwhm_range = domain.get('lr_psf_fwhm_lr_pixels')
     if fwhm_range and psf is not None:
-        from astrolens.datasets._degradation import psf_fwhm
-
         fwhm = float(psf) if np.ndim(psf) == 0 else psf_fwhm(psf)
         if not fwhm_range[0] <= fwhm <= fwhm_range[1]:
             problems.append(f'its PSF FWHM {fwhm:.3g} pixels is outside the '

@@ -21,7 +21,7 @@ from astrolens.simulation._simulator import (
     check_model,
     image_seed,
 )
-from astrolens.utils import atomic_path
+from astrolens.utils import atomic_path, remove_stale_temporaries
 
 __all__ = ['simulate_classification_set']
 
@@ -191,8 +191,6 @@ def simulate_classification_set(n_per_class, *, model='model_i', seed=0, out=Non
     done = 0
     root = None
     if out is not None:
-        from astrolens.batch._inputs import remove_stale_temporaries
-
         root = Path(out)
         root.mkdir(parents=True, exist_ok=True)
         _check_run_record(root, {'model': model, 'seed': int(seed), 'format': format})

@@ -32,7 +32,7 @@ def check_fan_out(workers, scheduler, client):
             msg = ('workers sets the size of a local cluster: give it, or scheduler/client for '
                    f'a running one, not both (got workers={workers!r})')
             raise ValueError(msg)
-        from astrolens.batch._dask import check_cluster_args
+        from astrolens.utils._dask import check_cluster_args
 
         check_cluster_args(client, scheduler, None)
         return client, scheduler, None
@@ -99,7 +99,7 @@ def run_chunks_somewhere(function, items, *, where, chunk_size, progress=False, 
                 records.extend(function(chunk, **kwargs))
                 bar.update(len(chunk))
         return records
-    from astrolens.batch._dask import (
+    from astrolens.utils._dask import (
         chunked,
         n_workers,
         open_client,

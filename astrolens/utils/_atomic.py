@@ -1,5 +1,7 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
-"""Atomic file output: write to a temporary file beside the target, then rename."""
+"""Atomic file output: write to a temporary file beside the target, then rename;
+clean up the temporaries of a run that was killed before it could rename them.
+"""
 
 import contextlib
 import os
@@ -7,7 +9,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-__all__ = ['atomic_path', 'check_writable']
+__all__ = ['atomic_path', 'check_writable', 'remove_stale_temporaries']
 
 
 def check_writable(path, *, overwrite=False):
@@ -78,3 +80,44 @@ def atomic_path(path, *, overwrite=False):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def remove_stale_temporaries(targets):
+    """Delete temporaries that a killed run left for ``targets``.
+
+    `astrolens.utils.atomic_path` writes ``NAME`` through a temporary
+    ``.NAME.XXXXXXXX.tmpSUFFIX`` in the same folder; a process killed before
+    the rename leaves it behind. Only temporaries of the given targets are
+    touched, so other files in the folder are safe.
+
+    Parameters
+    ----------
+    targets : iterable of `~pathlib.Path`
+
+    Returns
+    -------
+    removed : list of `~pathlib.Path`
+    """
+    by_folder = {}
+    for target in map(Path, targets):
+        by_folder.setdefault(target.parent, set()).add(target.name)
+    removed = []
+    for folder, names in by_folder.items():
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if _temporary_of(entry.name) in names and entry.is_file():
+                entry.unlink(missing_ok=True)
+                removed.append(entry)
+    return removed
+
+
+def _temporary_of(name):
+    """The target ``NAME`` of a temporary ``.NAME.XXXXXXXX.tmpSUFFIX``, else None."""
+    if not name.startswith('.') or '.tmp' not in name:
+        return None
+    head, _, suffix = name[1:].rpartition('.tmp')
+    target, dot, random = head.rpartition('.')
+    if not dot or not random or not target.endswith(suffix):
+        return None
+    return target

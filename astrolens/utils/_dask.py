@@ -1,12 +1,17 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
-"""The dask side of a batch: which cluster, submitting chunks, collecting records."""
+"""The dask side of a batch: which cluster, submitting chunks, collecting records.
+
+Shared by `astrolens.batch` (many files) and `astrolens.simulation` (many
+simulated images); dask itself is imported only when a cluster is used.
+"""
 
 import contextlib
 import importlib
 import math
 import numbers
 
-__all__ = ['check_cluster_args', 'chunked', 'open_client', 'require_distributed', 'run_chunks']
+__all__ = ['check_cluster_args', 'chunked', 'n_workers', 'open_client', 'require_distributed',
+           'run_chunks']
 
 INSTALL_HINT = 'pip install "astrolens[all]"'
 
@@ -22,7 +27,7 @@ def require_distributed():
     try:
         return importlib.import_module('distributed')
     except ImportError:
-        msg = (f'astrolens.batch runs on dask.distributed, which is not installed; '
+        msg = (f'running on a dask cluster needs dask.distributed, which is not installed; '
                f'install it with: {INSTALL_HINT}')
         raise ImportError(msg) from None
 
