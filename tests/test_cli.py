@@ -48,6 +48,10 @@ def test_simulate_choices_match_the_library():
 
     assert _simulate.MODELS == tuple(MODELS)
     assert _simulate.PRESETS == tuple(PRESETS)
+    from astrolens.cli import _train
+    from astrolens.datasets import SR_PRESETS
+
+    assert sorted(_train.SR_PRESETS) == sorted(SR_PRESETS)
 
 
 def test_library_does_not_import_the_command_layer_and_models_stay_standalone():
@@ -75,3 +79,53 @@ def test_library_does_not_import_the_command_layer_and_models_stay_standalone():
                         ('astrolens.batch', 'astrolens.simulation')):
                     offenders.append(f'{rel}: {name}')
     assert offenders == []
+
+
+def test_library_advice_is_worded_with_the_command_options():
+    from astrolens.cli import build_parser
+    from astrolens.cli._wording import in_cli_words
+
+    parser = build_parser()
+    register = parser.parse_args(['register', '-o', 'x']).cli_parser
+    text = in_cli_words('no PSF for the LR image: pass lr_psf= (a FWHM) or hr_psf=0.1; '
+                        'pass assume_aligned=True; max_shift=1.50 too small; '
+                        'pass overwrite=True (--overwrite); progress=False; '
+                        'allow_pickle=True', register)
+    assert text == ('no PSF for the LR image: pass --lr-psf-fwhm (a FWHM) or --hr-psf-fwhm 0.1; '
+                    'pass --assume-aligned; --max-shift 1.50 too small; pass --overwrite; '
+                    '--no-progress; allow_pickle=True')
+    classify = parser.parse_args(['classify']).cli_parser
+    assert in_cli_words('pass output= elsewhere', classify) == 'pass --out elsewhere'
+
+
+def test_errors_name_options_not_python_arguments(tmp_path, capsys, monkeypatch):
+    from astrolens.cli import _models
+
+    def refuse(args):
+        msg = f'{tmp_path} already exists; pass overwrite=True to replace it'
+        raise FileExistsError(msg)
+
+    monkeypatch.setattr(_models, '_run_models', refuse)
+    assert main(['models']) == 1
+    err = capsys.readouterr().err
+    assert err == f'astrolens models: error: {tmp_path} already exists; pass overwrite=True ' \
+                  'to replace it\n'   # models has no --overwrite: left as it is
+    from astrolens.cli import _register
+
+    monkeypatch.setattr(_register, '_run_register', refuse)
+    assert main(['register', 'a.fits', 'b.fits', '-o', str(tmp_path)]) == 1
+    assert 'pass --overwrite to replace it' in capsys.readouterr().err
+
+
+def test_models_lists_every_shipped_model_with_what_it_is_for(capsys):
+    from astrolens.models.pretrained import available_models
+
+    assert main(['models']) == 0
+    out = capsys.readouterr().out
+    for name in available_models():
+        assert f'\n{name}\n' in f'\n{out}'
+    for label in ('kind:', 'band:', 'pixels:', 'trained on:', 'use:', 'metrics:'):
+        assert out.count(label) >= len(available_models())
+    assert 'super-resolution x3' in out and 'classifier (no / cdm / vortex)' in out
+    assert main(['models', '--kind', 'sr', '--names-only']) == 0
+    assert capsys.readouterr().out.split() == ['deeplense-x2', 'hsc-hst-x3', 'survey-x2']

@@ -5,10 +5,34 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ['resolve_model']
+__all__ = ['model_kind', 'resolve_model', 'shipped_models']
 
 _KINDS = {'sr': ('kind', 'astrolens.SuperResolver', 'super-resolution model'),
           'classifier': ('format', 'astrolens-classifier', 'classifier')}
+
+
+def model_kind(config):
+    """``'sr'``, ``'classifier'`` or None: the kind of model a JSON configuration describes."""
+    if not isinstance(config, dict):
+        return None
+    for kind, (key, expected, _) in _KINDS.items():
+        if config.get(key) == expected:
+            return kind
+    return None
+
+
+def shipped_models(kind=None):
+    """Names of the shipped models of ``kind`` (``'sr'``, ``'classifier'`` or None: all), sorted."""
+    from astrolens.models.pretrained import available_models, read_config
+
+    return [name for name in available_models()
+            if kind is None or model_kind(read_config(name)) == kind]
+
+
+def _shipped_of(kind):
+    what = _KINDS[kind][2]
+    names = shipped_models(kind)
+    return f'the shipped {what}s are {", ".join(names)}' if names else f'no {what} is shipped'
 
 
 def resolve_model(kind, model):
@@ -41,7 +65,7 @@ def resolve_model(kind, model):
     """
     from astrolens.models.pretrained import available_models, read_config
 
-    key, expected, what = _KINDS[kind]
+    what = _KINDS[kind][2]
     if not isinstance(model, (str, os.PathLike)):
         msg = (f'model must be a shipped model name or the path of a saved model, got '
                f'{type(model).__name__}; save an estimator with .save(path) and pass the path')
@@ -56,8 +80,7 @@ def resolve_model(kind, model):
         weights = base.with_name(base.name + '.safetensors')
         if not (config_path.is_file() and weights.is_file()):
             msg = (f'no shipped {what} named {str(model)!r} and no saved model there '
-                   f'({weights.name} + {config_path.name}); shipped: '
-                   f'{", ".join(available_models())}')
+                   f'({weights.name} + {config_path.name}); {_shipped_of(kind)}')
             raise ValueError(msg)
         try:
             config = json.loads(config_path.read_text())
@@ -65,8 +88,9 @@ def resolve_model(kind, model):
             msg = f'{config_path} is not a readable JSON configuration ({exc})'
             raise ValueError(msg) from None
         name = str(base.resolve())
-    found = config.get(key) if isinstance(config, dict) else None
-    if found != expected:
-        msg = f'{model!s} is not a {what} ({key}={found!r}, expected {expected!r})'
+    if model_kind(config) != kind:
+        other = model_kind(config)
+        actual = f'a {_KINDS[other][2]}' if other else 'not an astrolens model'
+        msg = f'{model!s} is {actual}, not a {what}: {_shipped_of(kind)}'
         raise ValueError(msg)
     return name, config

@@ -1,7 +1,7 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
 """The ``astrolens`` command.
 
-One private module per command family (``_simulate``, ``_classify``,
+One private module per command family (``_simulate``, ``_classify``, ``_models``,
 ``_enhance``, ``_register``, ``_train``, ``_demo``), each with an
 ``add_commands(subparsers)`` function that registers its sub-commands and sets
 ``func`` on them: the function that runs the command with the parsed
@@ -9,6 +9,8 @@ arguments and returns an exit status. The modules only parse arguments and
 call library functions; they import the heavy libraries (torch, astropy,
 lenstronomy) inside those functions, so ``astrolens --version`` and
 ``astrolens --help`` stay fast. Nothing in the library imports this package.
+Errors are printed on one line, with the Python arguments the library's advice
+names replaced by the command's options (``_wording``).
 """
 
 import argparse
@@ -16,13 +18,15 @@ import importlib
 import platform
 import sys
 
+from astrolens.cli._wording import in_cli_words, mark_command_parsers
 from astrolens.version import __version__
 
 __all__ = ['build_parser', 'main']
 
 _COMMAND_MODULES = ('astrolens.cli._simulate', 'astrolens.cli._register',
                     'astrolens.cli._train', 'astrolens.cli._classify', 'astrolens.cli._enhance',
-                    'astrolens.cli._demo', 'astrolens.cli._sample')
+                    'astrolens.cli._demo', 'astrolens.cli._sample',
+                    'astrolens.cli._models')
 
 
 def _run_info(args):
@@ -57,10 +61,15 @@ def build_parser():
         description='Simulate, classify and super-resolve strong-lensing images.')
     parser.add_argument('--version', action='version', version=f'astrolens {__version__}')
     subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
-    info = subparsers.add_parser('info', help='versions, compute device and shipped models')
+    info = subparsers.add_parser(
+        'info', help='versions, compute device and shipped models',
+        description='Print the versions of astrolens and of the libraries it runs on, the '
+                    'compute device torch would use, and the names of the shipped models '
+                    '(astrolens models describes them).')
     info.set_defaults(func=_run_info)
     for module_name in _COMMAND_MODULES:
         importlib.import_module(module_name).add_commands(subparsers)
+    mark_command_parsers(parser)
     return parser
 
 
@@ -74,7 +83,9 @@ def main(argv=None):
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError) as exc:
-        print(f'astrolens {args.command}: error: {exc}', file=sys.stderr)
+        # the library's advice names Python arguments; here it names the options
+        text = in_cli_words(str(exc), getattr(args, 'cli_parser', None))
+        print(f'astrolens {args.command}: error: {text}', file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         _release_interrupted_frames(exc)

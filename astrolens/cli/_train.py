@@ -127,9 +127,12 @@ def add_train_sr(train_subparsers):
     return p
 
 
-def _sr_presets():
-    from astrolens.datasets import SR_PRESETS
+# The names, not an import of astrolens.datasets: that pulls astropy, and `astrolens --help`
+# should not wait for it (tests/test_cli.py checks they match).
+SR_PRESETS = ('deeplense-x2', 'hsc-hst-x3', 'survey-x2')
 
+
+def _sr_presets():
     return SR_PRESETS
 
 

@@ -131,7 +131,7 @@ def test_stale_temporaries_of_this_run_are_removed(client, cutouts, tmp_path):
     ({'workers': 0}, ValueError, 'workers must be a positive integer'),
     ({'workers': 1.5}, ValueError, 'workers must be a positive integer'),
     ({'scheduler': 8786}, TypeError, 'address string'),
-    ({'model': 'no-such-model'}, ValueError, 'shipped: deeplense-model-i'),
+    ({'model': 'no-such-model'}, ValueError, 'super-resolution models are deeplense-x2, '),
     ({'model': 'deeplense-model-i'}, ValueError, 'not a super-resolution model'),
     ({'tile': 0}, ValueError, 'tile must be a positive integer'),
     ({'chunk_size': -1}, ValueError, 'chunk_size must be a positive integer'),

@@ -347,3 +347,106 @@ def test_register_never_writes_over_its_inputs_even_with_overwrite(tmp_path, cap
                    '--hr-psf-fwhm', '0.1'])
     assert status == 1 and 'one of the inputs' in capsys.readouterr().err
     assert (lr_dir / 'p0.fits').read_bytes() == before
+
+
+def test_registered_hr_keeps_its_own_observation_date():
+    lr, hr, _ = make_pair(5, lr_shape=(40, 40), hr_shape=(140, 140))
+    lr.wcs.wcs.dateobs, lr.wcs.wcs.mjdobs = '2000-01-01T11:58:55.816', 51544.499257131
+    hr_wcs = hr.wcs.deepcopy()
+    hr_wcs.wcs.dateobs, hr_wcs.wcs.mjdobs = '2004-03-13', 53077.0
+    pair = register_pair(lr, NDData(hr.data, wcs=hr_wcs), lr_psf=LR_FWHM, hr_psf=HR_FWHM)
+    assert pair.hr.wcs.wcs.dateobs == '2004-03-13'
+    assert pair.hr.wcs.wcs.mjdobs == 53077.0
+    assert pair.lr.wcs.wcs.dateobs == '2000-01-01T11:58:55.816'
+    # an HR image without a date gets none, not the LR's
+    undated = register_pair(lr, hr, lr_psf=LR_FWHM, hr_psf=HR_FWHM)
+    assert undated.hr.wcs.wcs.dateobs == '' and np.isnan(undated.hr.wcs.wcs.mjdobs)
+
+
+def test_cli_output_files_keep_their_own_dates(tmp_path, capsys):
+    from astropy.io import fits
+
+    lr, hr, _ = make_pair(6, lr_shape=(40, 40), hr_shape=(140, 140))
+    lr.wcs.wcs.dateobs = '2015-02-01'
+    hr.wcs.wcs.dateobs = '2004-03-13'
+    write_fits(NDData(lr.data, wcs=lr.wcs), tmp_path / 'hsc.fits')
+    write_fits(NDData(hr.data, wcs=hr.wcs), tmp_path / 'hst.fits')
+    assert main(['register', str(tmp_path / 'hsc.fits'), str(tmp_path / 'hst.fits'), '-o',
+                 str(tmp_path / 'out'), '--lr-psf-fwhm', '0.6', '--hr-psf-fwhm', '0.1']) == 0
+    assert fits.getheader(tmp_path / 'out' / 'LR' / 'hsc.fits')['DATE-OBS'] == '2015-02-01'
+    assert fits.getheader(tmp_path / 'out' / 'HR' / 'hst.fits')['DATE-OBS'] == '2004-03-13'
+    out = capsys.readouterr().out
+    # the consistency is explained where it is printed
+    assert 'reduced chi-square' in out and 'about 1 when' in out
+
+
+@pytest.mark.parametrize(('lr_scale', 'hr_scale', 'factor', 'model'), [
+    (0.168, 0.03, 3, 'hsc-hst-x3'),     # HSC/HST: the shipped x3 model's grid, not 6
+    (0.168, 0.05, 3, 'hsc-hst-x3'),
+    (0.101, 0.05, 2, 'deeplense-x2'),
+    (0.168, 0.08, 2, 'survey-x2'),      # HR too coarse for x3
+    (2.0, 0.2, 10, None),               # outside every shipped model's inputs
+])
+def test_default_factor_is_that_of_the_shipped_model(lr_scale, hr_scale, factor, model):
+    from astrolens.cli._register import shipped_factor
+
+    assert shipped_factor(lr_scale, hr_scale) == (factor, model)
+
+
+def test_cli_prints_the_factor_it_chose_and_why(tmp_path, capsys):
+    lr_dir, hr_dir, _ = _write_pairs(tmp_path, n=1)
+    assert main(['register', str(lr_dir / 'p0.fits'), str(hr_dir / 'p0.fits'), '-o',
+                 str(tmp_path / 'out'), '--lr-psf-fwhm', '0.6', '--hr-psf-fwhm', '0.1']) == 0
+    assert 'factor 3: the grid of the shipped model hsc-hst-x3' in capsys.readouterr().out
+
+
+def test_cli_warns_when_the_pair_disagrees(tmp_path, capsys):
+    lr, hr, _ = make_pair(7, lr_shape=(40, 40), hr_shape=(140, 140))
+    # a bright source in the LR image that the HR image does not have
+    lr_data = lr.data.copy()
+    lr_data[10:13, 28:31] += 5.0
+    write_fits(NDData(lr_data, wcs=lr.wcs), tmp_path / 'lr.fits')
+    write_fits(NDData(hr.data, wcs=hr.wcs), tmp_path / 'hr.fits')
+    assert main(['register', str(tmp_path / 'lr.fits'), str(tmp_path / 'hr.fits'), '-o',
+                 str(tmp_path / 'out'), '--lr-psf-fwhm', '0.6', '--hr-psf-fwhm', '0.1']) == 0
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'warning: consistency' in err and 'same band' in err
+
+
+def test_cli_names_its_options_when_a_psf_or_wcs_is_missing(tmp_path, capsys):
+    lr, hr, _ = make_pair(8, lr_shape=(16, 16), hr_shape=(48, 48))
+    write_fits(NDData(lr.data, wcs=lr.wcs), tmp_path / 'lr.fits')
+    write_fits(NDData(hr.data, wcs=hr.wcs), tmp_path / 'hr.fits')
+    assert main(['register', str(tmp_path / 'lr.fits'), str(tmp_path / 'hr.fits'), '-o',
+                 str(tmp_path / 'out'), '--hr-psf-fwhm', '0.1']) == 1
+    err = capsys.readouterr().err
+    assert '--lr-psf-fwhm' in err and 'lr_psf=' not in err and err.count('\n') == 1
+    # pixel-aligned arrays without a WCS: the error names --assume-aligned, which works
+    write_fits(NDData(lr.data[:16, :16]), tmp_path / 'lr_plain.fits')
+    write_fits(NDData(hr.data[:48, :48]), tmp_path / 'hr_plain.fits')
+    argv = ['register', str(tmp_path / 'lr_plain.fits'), str(tmp_path / 'hr_plain.fits'), '-o',
+            str(tmp_path / 'out'), '--lr-psf-fwhm', '3', '--hr-psf-fwhm', '0.5']
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert '--assume-aligned' in err and 'assume_aligned=True' not in err
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        assert main([*argv, '--assume-aligned']) == 0
+    assert 'factor 3' in capsys.readouterr().out
+
+
+def test_cli_registers_one_plane_of_a_cube(tmp_path, capsys):
+    from astropy.io import fits
+
+    lr, hr, _ = make_pair(9, lr_shape=(40, 40), hr_shape=(140, 140))
+    header = lr.wcs.to_header()
+    header['WCSAXES'] = 3
+    fits.PrimaryHDU(np.stack([lr.data * 0.5, lr.data]), header=header).writeto(
+        tmp_path / 'cube.fits')
+    write_fits(NDData(hr.data, wcs=hr.wcs), tmp_path / 'hr.fits')
+    argv = ['register', str(tmp_path / 'cube.fits'), str(tmp_path / 'hr.fits'), '-o',
+            str(tmp_path / 'out'), '--lr-psf-fwhm', '0.6', '--hr-psf-fwhm', '0.1']
+    assert main(argv) == 1
+    assert '--plane K (0 to 1)' in capsys.readouterr().err
+    assert main([*argv, '--plane', '1']) == 0
+    assert read_fits(tmp_path / 'out' / 'LR' / 'cube.fits').data.shape == (40, 40)

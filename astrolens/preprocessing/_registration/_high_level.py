@@ -215,6 +215,24 @@ def _sky_offset(lr_wcs, shape, shift):
     return float(dra.to_value(u.arcsec)), float(ddec.to_value(u.arcsec))
 
 
+# When and where an image was taken: the registered HR keeps its own (the LR's grid, not
+# the LR's epoch), or none.
+_OBSERVATION_ATTRS = ('dateobs', 'dateavg', 'datebeg', 'dateend', 'mjdobs', 'mjdavg',
+                      'mjdbeg', 'mjdend', 'jepoch', 'bepoch', 'tstart', 'tstop', 'xposure',
+                      'telapse', 'timesys', 'obsgeo')
+
+
+def _with_observation_of(wcs, source):
+    """``wcs`` with the observation date, time and place of ``source`` (another WCS or None)."""
+    for attr in _OBSERVATION_ATTRS:
+        value = getattr(source.wcs, attr) if source is not None else None
+        if value is None:
+            value = getattr(type(wcs.wcs)(), attr)
+        setattr(wcs.wcs, attr, value)
+    wcs.wcs.set()
+    return wcs
+
+
 def _resampled_uncertainty(hr, hr_valid, hr_wcs, target, shape, *, method, surface_brightness,
                            area_ratio, valid):
     """The HR uncertainty on the fine grid (see `astrolens.io.resampled_variance_factor`)."""
@@ -398,7 +416,9 @@ def register_pair(lr, hr, *, factor=None, lr_psf=None, hr_psf=None, method='adap
                  'registration_shift_error_x': float(error[1]),
                  'registration_flux_ratio': float(flux_ratio),
                  'pixel_scale': lr_scale / factor})
-    out_wcs = None if (assume_aligned and lr.wcs is None) else scale_wcs(lr.wcs, factor)
+    out_wcs = None if (assume_aligned and lr.wcs is None) else _with_observation_of(
+        scale_wcs(lr.wcs, factor), hr.wcs if hr.wcs is not None and not assume_aligned
+        else None)
     registered = NDData(out, wcs=out_wcs, unit=hr.unit, mask=~valid, meta=meta, psf=hr_fine,
                         uncertainty=uncertainty)
     sky = _sky_offset(lr_wcs, lr.data.shape, total) if out_wcs is not None else (np.nan,) * 2
