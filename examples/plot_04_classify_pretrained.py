@@ -15,6 +15,9 @@ on 80 simulated lenses per class, to stay within a minute on a CPU -- so
 expect modest numbers then: the point is the workflow.
 """
 
+import textwrap
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -34,7 +37,19 @@ x_test, y_test, classes = simulate_classification_set(100, model='model_i', seed
 
 if 'deeplense-model-i' in available_models():
     clf = LensClassifier.from_pretrained('deeplense-model-i')
-    print(f'shipped model: {clf.backbone}, trained by: {clf.info_.get("command")}')
+    info = clf.info_
+    print(f'shipped model: {clf.backbone}, trained on {info["n_train"]} lenses '
+          f'({info["source"]}),\nbest epoch {info["best_epoch"]}, by the command:')
+    # one option and its value per piece, packed into lines short enough for the page
+    pieces = info['command'].split(' --')
+    lines, line = [], pieces[0]
+    for piece in pieces[1:]:
+        if len(line) + len(piece) + 3 > 72:
+            lines.append(f'{line} \\')
+            line = f'    --{piece}'
+        else:
+            line = f'{line} --{piece}'
+    print('\n'.join([*lines, line]))
 else:
     x_train, y_train, _ = simulate_classification_set(80, model='model_i', seed=1)
     clf = LensClassifier('lensresnet_s', epochs=4, batch_size=32, lr=3e-3, tta='rot4',
@@ -44,7 +59,13 @@ else:
         print(f'epoch {h["epoch"]}: train loss {h["train_loss"]:.3f}, '
               f'validation accuracy {h["val_accuracy"]:.2f}')
 
-proba = clf.predict_proba(x_test)  # (300, 3), columns follow clf.classes_
+# predict_proba warns about images unlike the training ones; the warning is
+# printed here by its message alone (the default format adds the script's path)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter('always')
+    proba = clf.predict_proba(x_test)  # (300, 3), columns follow clf.classes_
+for w in caught:
+    print(textwrap.fill(f'{w.category.__name__}: {w.message}', width=76))
 report = classification_report(y_test, proba, classes=clf.classes_)
 print(f'accuracy {report["accuracy"]:.3f}, macro AUC {report["auc_macro"]:.3f}')
 for name, auc in report['auc_per_class'].items():

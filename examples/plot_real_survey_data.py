@@ -12,13 +12,16 @@ meaning: ``DETECTED`` pixels are sources, never bad; BAD, SAT, CR, NO_DATA
 ... are (see :doc:`/data_model`). `SuperResolver.enhance
 <astrolens.models.SuperResolver.enhance>` then propagates both.
 
-The files are real: a Hubble ACS/WFC F814W drizzled image (SCI + WHT) and a
-Subaru HSC i-band cutout, from the ``shared/real`` folder that sits beside
-the repository (the example falls back to small simulated stand-ins where it
-is absent). The HSC cutout is distributed as a plain 5-band cube, so its
-i band is first written in the calexp layout, with a ``DETECTED`` plane from
-a 3-sigma threshold, a ``NO_DATA`` strip and a variance from its sky noise
-and signal.
+The pixels are real and ship with astrolens (`~astrolens.datasets.sample_path`):
+a Hubble ACS/WFC drizzled image with SCI and WHT extensions (sample
+``'hst-drizzled'``) and a Subaru HSC cutout (sample ``'hsc-cosmos'``). The
+HST image was one of the training sources of ``survey-x2``
+(`astrolens.datasets.HST_TRAIN`), so its enhancement below shows the
+workflow, not how the model does on images it has not seen. The HSC cutout
+is distributed as a plain 5-band cube without mask or variance, so we write
+its i band in the calexp layout with a mask and a variance that we make up:
+a ``DETECTED`` plane from a 3-sigma threshold, a ``NO_DATA`` strip that we
+blank, and a variance from its sky noise and an assumed gain.
 """
 
 import tempfile
@@ -29,37 +32,26 @@ import numpy as np
 from astropy.io import fits
 from astropy.nddata import Cutout2D, NDData
 from astropy.stats import sigma_clipped_stats
-from astropy.visualization import AsinhStretch, ImageNormalize, LinearStretch
+from astropy.visualization import AsinhStretch, ImageNormalize
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
+from astrolens.datasets import sample_path
 from astrolens.io import as_variance, read_fits, write_fits
 from astrolens.models import SuperResolver
-from astrolens.wcs_utils import make_wcs
 
-here = Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd()
-REAL = here.parent.parent / 'shared' / 'real'
 work = Path(tempfile.mkdtemp())
+plt.rcParams.update({'font.size': 10})
 
 # %%
 # The HST drizzled image
 # ----------------------
-# ``rbh_rbh1_acs_f606w_f814w.fits`` holds two filters, each as ``*_SCI`` with
-# its ``*_WHT``; we ask for the F814W one and get its WHT with it.
+# ``'hst-drizzled'`` holds two filters, each as ``*_SCI`` with its ``*_WHT``;
+# we ask for the F814W one and get its WHT with it. Drizzled ACS images are
+# in electrons per second (e-/s) per pixel.
 
-hst_path = REAL / 'more' / 'hst' / 'rbh_rbh1_acs_f606w_f814w.fits'
-if not hst_path.exists():  # a stand-in with the same layout
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:400, 0:400]
-    sci = (0.02 * rng.standard_normal((400, 400))
-           + 2.0 * np.exp(-((xx - 200) ** 2 + (yy - 200) ** 2) / 50.0)).astype(np.float32)
-    wht = np.full((400, 400), 2500.0, np.float32)
-    wht[:, :40] = 0.0
-    hst_path = work / 'drizzled.fits'
-    fits.HDUList([fits.PrimaryHDU(),
-                  fits.ImageHDU(sci, header=make_wcs((400, 400), 0.05).to_header(),
-                                name='F814W_SCI'),
-                  fits.ImageHDU(wht, name='F814W_WHT')]).writeto(hst_path)
-hst = read_fits(hst_path, hdu='F814W_SCI')
-print(f'layout {hst.meta["layout"]}: {type(hst.uncertainty).__name__}, '
+hst = read_fits(sample_path('hst-drizzled'), hdu='F814W_SCI')
+print(f'layout {hst.meta["layout"]}: {hst.data.shape} px, '
+      f'{type(hst.uncertainty).__name__} from WHT, '
       f'{0 if hst.mask is None else int(hst.mask.sum())} pixels with WHT == 0')
 
 # %%
@@ -77,29 +69,30 @@ def cutout(nd, size):
                   meta=nd.meta)
 
 
+def error(nd):
+    """1-sigma error per pixel, whatever the uncertainty class; NaN where masked."""
+    sigma = np.sqrt(as_variance(nd.uncertainty))
+    return sigma if nd.mask is None else np.where(nd.mask, np.nan, sigma)
+
+
 hst_cut = cutout(hst, 100)
-sr = SuperResolver.from_pretrained('survey-x2')
-hst_sr = sr.enhance(hst_cut, progress=False)
+hst_sr = SuperResolver.from_pretrained('survey-x2').enhance(hst_cut, progress=False)
 print(f'{hst_cut.data.shape} -> {hst_sr.data.shape}; flux kept to '
       f'{abs(np.nansum(hst_sr.data) / np.nansum(hst_cut.data) - 1):.1e}')
+# the error of a sum over whole input pixels is the input's: output error x 2**2
+ratio = error(hst_sr)[::2, ::2] * 4 / error(hst_cut)
+print(f'propagated error x 4 / input error: median {np.nanmedian(ratio):.3f}')
 
 # %%
 # The HSC calexp
 # --------------
 # Build the calexp from the real i-band pixels: ``IMAGE``, ``MASK`` with
-# ``MP_*`` plane names (``DETECTED`` where the image is 3 sigma above the sky,
-# ``NO_DATA`` on a strip we blank) and ``VARIANCE``.
+# ``MP_*`` plane names and ``VARIANCE``. The mask is made up here
+# (``DETECTED`` where the image is 3 sigma above the sky, ``NO_DATA`` on a
+# 4-pixel strip we blank), and so is the variance.
 
-hsc_path = REAL / 'hsc_hst_cosmos' / 'Cut_HSC.fits'
-if hsc_path.exists():
-    cube = read_fits(hsc_path)
-    image, wcs = np.asarray(cube.data[2], np.float32), cube.wcs.celestial
-else:
-    rng = np.random.default_rng(1)
-    yy, xx = np.mgrid[0:50, 0:50]
-    image = (0.05 * rng.standard_normal((50, 50))
-             + 3.0 * np.exp(-((xx - 25) ** 2 + (yy - 25) ** 2) / 8.0)).astype(np.float32)
-    wcs = make_wcs((50, 50), 0.168)
+cube = read_fits(sample_path('hsc-cosmos'))
+image, wcs = np.asarray(cube.data[2], np.float32), cube.wcs.celestial
 _, sky, sky_sigma = sigma_clipped_stats(image)
 planes = {'BAD': 0, 'SAT': 1, 'INTRP': 2, 'CR': 3, 'EDGE': 4, 'DETECTED': 5,
           'DETECTED_NEGATIVE': 6, 'SUSPECT': 7, 'NO_DATA': 8}
@@ -118,48 +111,86 @@ fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(image, header=wcs.to_header(), na
              ).writeto(calexp_path)
 
 hsc = read_fits(calexp_path)
-print(f'layout {hsc.meta["layout"]}: {int((mask & 32 > 0).sum())} DETECTED pixels, '
+detected = (mask & (1 << planes['DETECTED'])) > 0
+print(f'layout {hsc.meta["layout"]}: {int(detected.sum())} DETECTED pixels, '
       f'{int(hsc.mask.sum())} masked (NO_DATA only)')
 hsc_sr = SuperResolver.from_pretrained('hsc-hst-x3').enhance(hsc, progress=False)
 out = write_fits(hsc_sr, work / 'calexp-HSC-I_sr.fits')
 with fits.open(out) as hdul:
-    print([h.name for h in hdul], hdul['UNCERT'].header['UTYPE'])
+    print(f'wrote HDUs {[h.name for h in hdul]}, uncertainty stored as '
+          f'{hdul["UNCERT"].header["UTYPE"]!r}')
+print(f'{hsc.data.shape} -> {hsc_sr.data.shape}: {int(hsc_sr.mask.sum())} output pixels masked '
+      f'(the NO_DATA strip, x3), {int(np.isnan(hsc_sr.data[~hsc_sr.mask]).sum())} NaN outside it')
+ratio = error(hsc_sr)[::3, ::3] * 9 / error(hsc)
+print(f'propagated error x 9 / input error: median {np.nanmedian(ratio):.3f}')
 
 # %%
 # Masks and uncertainties, in and out
 # -----------------------------------
 # The propagated uncertainty follows the input's: per output pixel it is the
 # input error split over the ``s x s`` sub-pixels (fully correlated), so the
-# error of a sum over whole input pixels is the input's. Masked pixels are
-# filled for the network and masked again, and stay NaN only where the input
-# was NaN.
+# error of a sum over whole input pixels is the input's. To compare like with
+# like, every panel shows values per *input* pixel: the outputs and their
+# errors are multiplied by ``s**2`` (4 for HST, 9 for HSC). Masked pixels are
+# filled for the network and masked again; grey marks them (no value, no
+# error). The bar is 1".
 
 
-def show(ax, data, title, *, stretch=True):
-    finite = np.asarray(data, float)[np.isfinite(data)]
-    norm = ImageNormalize(vmin=np.percentile(finite, 1), vmax=np.percentile(finite, 99.7),
-                          stretch=AsinhStretch() if stretch else LinearStretch())
-    ax.imshow(data, origin='lower', cmap='magma', norm=norm)
-    ax.set_title(title, fontsize=9)
+def panel(ax, data, scale, title, norm):
+    size = data.shape[0] * scale
+    cmap = plt.get_cmap('magma').with_extremes(bad='0.6')
+    shown = ax.imshow(data, origin='lower', cmap=cmap, norm=norm, extent=(0, size, 0, size))
+    ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.add_artist(AnchoredSizeBar(ax.transData, 1.0, '1"', 'lower right', color='white',
+                                  frameon=False, size_vertical=size / 150, pad=0.4, sep=3,
+                                  fontproperties={'size': 10}))
+    return shown
 
 
-def error(nd):
-    return np.sqrt(as_variance(nd.uncertainty))  # whatever the uncertainty class
+def image_norm(data):
+    return ImageNormalize(vmin=np.nanpercentile(data, 1), vmax=np.nanpercentile(data, 99.7),
+                          stretch=AsinhStretch(0.1))
 
 
-fig, axes = plt.subplots(2, 4, figsize=(11, 6), constrained_layout=True)
-show(axes[0, 0], hst_cut.data, 'HST F814W SCI')
-show(axes[0, 1], hst_sr.data, 'enhanced x2 (survey-x2)')
-show(axes[0, 2], error(hst_sr), 'propagated error (from WHT)', stretch=False)
-show(axes[0, 3], hst_cut.uncertainty.array, 'WHT (inverse variance) read', stretch=False)
-show(axes[1, 0], hsc.data, 'HSC i IMAGE (calexp)')
-show(axes[1, 1], hsc_sr.data, 'enhanced x3 (hsc-hst-x3)')
-show(axes[1, 2], error(hsc_sr), 'propagated error (from VARIANCE)', stretch=False)
-axes[1, 3].imshow(np.where(hsc_sr.mask, 2, 0) + np.kron(mask & 32 > 0, np.ones((3, 3))),
-                  origin='lower', cmap='viridis', vmin=0, vmax=2)
-axes[1, 3].set_title('DETECTED (kept) / NO_DATA (masked)', fontsize=9)
-axes[1, 3].set_xticks([])
-axes[1, 3].set_yticks([])
+def error_norm(*errors):
+    return ImageNormalize(vmin=min(np.nanpercentile(e, 1) for e in errors),
+                          vmax=max(np.nanpercentile(e, 99) for e in errors))
+
+
+fig, axes = plt.subplots(2, 2, figsize=(7.2, 6.6), constrained_layout=True)
+fig.suptitle('HST ACS F814W drizzled (a survey-x2 training source), enhanced x2')
+norm = image_norm(hst_cut.data)
+panel(axes[0, 0], hst_cut.data, 0.05, 'SCI (input, 0.05"/px)', norm)
+shown = panel(axes[0, 1], hst_sr.data * 4, 0.025, 'output (0.025"/px) x 4', norm)
+fig.colorbar(shown, ax=axes[0, :], shrink=0.9, label='e-/s per 0.05" pixel')
+errors = error(hst_cut), error(hst_sr) * 4
+norm = error_norm(*errors)
+panel(axes[1, 0], errors[0], 0.05, 'error from WHT', norm)
+shown = panel(axes[1, 1], errors[1], 0.025, 'propagated error x 4', norm)
+fig.colorbar(shown, ax=axes[1, :], shrink=0.9, label='1-sigma error, e-/s per 0.05" pixel')
+
+# %%
+# The HSC calexp: the cyan line outlines the made-up ``DETECTED`` plane
+# (kept: sources are never bad), the grey strip is the made-up ``NO_DATA``
+# one (masked in the input and, x3, in the output; its error is not known,
+# so it is not drawn).
+
+fig, axes = plt.subplots(2, 2, figsize=(7.2, 6.6), constrained_layout=True)
+fig.suptitle('HSC i calexp (made-up mask), enhanced x3 by hsc-hst-x3')
+norm = image_norm(hsc.data)
+panel(axes[0, 0], np.where(hsc.mask, np.nan, hsc.data), 0.168, 'IMAGE (input, 0.168"/px)',
+      norm)
+size = hsc.data.shape[0] * 0.168
+axes[0, 0].contour(detected.astype(float), levels=[0.5], colors='cyan', linewidths=1,
+                   extent=(0, size, 0, size))
+shown = panel(axes[0, 1], np.where(hsc_sr.mask, np.nan, hsc_sr.data) * 9, 0.056,
+              'output (0.056"/px) x 9', norm)
+fig.colorbar(shown, ax=axes[0, :], shrink=0.9, label='HSC counts per 0.168" pixel')
+errors = error(hsc), error(hsc_sr) * 9
+norm = error_norm(*errors)
+panel(axes[1, 0], errors[0], 0.168, 'error from VARIANCE', norm)
+shown = panel(axes[1, 1], errors[1], 0.056, 'propagated error x 9', norm)
+fig.colorbar(shown, ax=axes[1, :], shrink=0.9, label='1-sigma error, counts per 0.168" pixel')
 plt.show()
