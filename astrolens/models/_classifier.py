@@ -1,256 +1,44 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
-"""`LensClassifier`: dark-matter substructure classes of strong-lens images."""
+"""`LensClassifier`: dark-matter substructure classes of strong-lens images.
 
-import inspect
-import math
-import os
+The estimator (parameters, fit, predictions, calibration, persistence) lives
+here; its pieces live beside it: input parsing and preparation in
+``_classifier_inputs``, training batches in ``_classifier_batches``, the network
+pass (symmetric views, features, logits) in ``_classifier_inference``, the
+temperature and the outlier statistics in ``_outliers``, and the files in
+``_classifier_io``.
+"""
+
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from astrolens.io import (
-    CLASSES,
-    as_image_array,
-    canonical_class,
-    load_deeplense_classification,
-    read_deeplense_npy,
-    to_nddata,
+from astrolens.io import CLASSES, canonical_class
+from astrolens.models._classifier_batches import (
+    _BN_REFRESH_STEPS,
+    _instrument_of,
+    _refresh_batch_norm,
+    array_batches,
+    simulated_batches,
+    split_validation,
+)
+from astrolens.models._classifier_inference import infer
+from astrolens.models._classifier_inputs import STRETCHES, _as_images, prepare_images
+from astrolens.models._classifier_io import (
+    classifier_config,
+    classifier_from_files,
+    save_classifier,
 )
 from astrolens.models._networks import create_network
-from astrolens.models._outliers import FeatureGaussian, fit_temperature, softmax_mean
-from astrolens.models._resample import resample_to_model
-from astrolens.models._serialization import (
-    check_network_kwargs,
-    load_state,
-    load_weights,
-    read_json_config,
-    save_weights,
-    to_tensor_dict,
-    weight_paths,
-)
-from astrolens.models._training import epoch_rng, resolve_device, train
+from astrolens.models._outliers import fit_outlier_threshold, fit_temperature, softmax_mean
+from astrolens.models._serialization import weight_paths
+from astrolens.models._training import resolve_device, train
 from astrolens.utils import AstrolensUserWarning, NotFittedError, WeightsError
 
 __all__ = ['LensClassifier', 'STRETCHES', 'prepare_images']
-
-#: Intensity stretches available after the per-image min-max scaling.
-STRETCHES = ('sqrt', 'asinh', 'linear')
-
-_FORMAT = 'astrolens-classifier'
-# safetensors keys of the outlier statistics, stored beside the network's weights
-_OUTLIER_PREFIX = 'outlier_stats.'
-
-
-def prepare_images(images, *, crop=84, stretch='sqrt'):
-    """Turn images into network inputs, independently of their intensity units.
-
-    Each image is centre-cropped, scaled to [0, 1] by its own minimum and
-    maximum, stretched, and standardised to zero mean and unit variance.
-    The min-max step makes the result invariant to any positive affine
-    rescaling of the input, so raw counts (DeepLenseSim) and DeepLense's
-    min-max normalised files give the same network input.
-
-    Parameters
-    ----------
-    images : `~numpy.ndarray`
-        ``(N, H, W)`` batch (or one ``(H, W)`` image).
-    crop : int or None, optional
-        Side of the central crop; images no larger than it are kept whole,
-        and None (or 0) keeps every image whole.
-    stretch : {'sqrt', 'asinh', 'linear'}, optional
-        ``'sqrt'`` approximately equalises Poisson noise on counts,
-        ``'asinh'`` is ``asinh(x / 0.02)``.
-
-    Returns
-    -------
-    prepared : `~numpy.ndarray`
-        ``(N, h, w)`` float32.
-    """
-    if stretch not in STRETCHES:
-        msg = f'stretch must be one of {STRETCHES}, got {stretch!r}'
-        raise ValueError(msg)
-    x = np.asarray(images, dtype=np.float32)
-    if x.ndim == 2:
-        x = x[None]
-    if crop:
-        crop = int(crop)
-        h, w = x.shape[-2:]
-        top, left = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
-        x = x[:, top:top + min(h, crop), left:left + min(w, crop)]
-    x = np.array(x, dtype=np.float32, copy=True)
-    bad = ~np.isfinite(x)
-    if bad.any():
-        fill = np.nanmin(np.where(bad, np.nan, x), axis=(1, 2), keepdims=True)
-        x = np.where(bad, np.nan_to_num(fill, nan=0.0), x)
-    lo = x.min(axis=(1, 2), keepdims=True)
-    span = x.max(axis=(1, 2), keepdims=True) - lo
-    x = (x - lo) / np.where(span > 0, span, 1.0)
-    if stretch == 'sqrt':
-        x = np.sqrt(x)
-    elif stretch == 'asinh':
-        x = np.arcsinh(x / 0.02)
-    mean = x.mean(axis=(1, 2), keepdims=True)
-    std = x.std(axis=(1, 2), keepdims=True)
-    return ((x - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
-
-
-def _on_model_grid(nddata, target, source):
-    """The data of ``nddata``, resampled to ``target`` when it has a celestial WCS."""
-    data = nddata.data
-    wcs = getattr(nddata, 'wcs', None)
-    if target is None or wcs is None or not getattr(wcs, 'has_celestial', False) or \
-            np.ndim(data) not in (2, 3):
-        return data
-    mask = getattr(nddata, 'mask', None)
-    if mask is not None and np.any(mask):
-        data = np.where(np.asarray(mask, dtype=bool), np.nan, data)
-    if np.ndim(data) == 3:
-        # a cube (band, y, x): every plane on the model's grid through the celestial axes
-        return np.stack([resample_to_model(plane, wcs, pixel_scale=target[0], shape=target[1],
-                                           source=f'{source}, plane {k}')
-                         for k, plane in enumerate(data)])
-    return resample_to_model(data, wcs, pixel_scale=target[0], shape=target[1], source=source)
-
-
-def _single_image(item, target=None):
-    if isinstance(item, (str, Path)) and Path(item).suffix == '.npy':
-        return read_deeplense_npy(item)[0]
-    data = _on_model_grid(to_nddata(item), target, str(item) if isinstance(item, (str, Path))
-                          else 'image')
-    return as_image_array(data, name='image', allow_batch=False)
-
-
-def _as_images(X, target=None):
-    """Parse any accepted input into an ``(N, H, W)`` array (and labels for a folder).
-
-    ``target`` is ``(pixel scale, (ny, nx))``: inputs with a celestial WCS
-    are resampled onto that grid (arrays without a WCS are taken as they are).
-    """
-    if isinstance(X, (str, Path)) and Path(X).is_dir():
-        images, labels, classes = load_deeplense_classification(X)
-        return images, [classes[i] for i in labels]
-    if isinstance(X, np.ndarray):
-        array = as_image_array(X, name='X')
-        return (array[None] if array.ndim == 2 else array), None
-    if isinstance(X, list):
-        if not X:
-            msg = 'X is an empty list'
-            raise ValueError(msg)
-        arrays = [_single_image(item, target) for item in X]
-        shapes = {a.shape for a in arrays}
-        if len(shapes) > 1:
-            msg = f'all images must have the same shape, got {sorted(shapes)}'
-            raise ValueError(msg)
-        return np.stack(arrays), None
-    if isinstance(X, (str, Path)) and Path(X).suffix == '.npy':
-        return read_deeplense_npy(X)[0][None], None
-    data = _on_model_grid(to_nddata(X), target, str(X) if isinstance(X, (str, Path)) else 'X')
-    array = as_image_array(data, name='X')
-    return (array[None] if array.ndim == 2 else array), None
-
-
-def _classifier_layer(model):
-    """The final linear layer of a network (whose input are the features)."""
-    if hasattr(model, 'get_classifier'):  # timm
-        return model.get_classifier()
-    for name in ('fc', 'head', 'classifier'):
-        layer = getattr(model, name, None)
-        if isinstance(layer, torch.nn.Sequential):
-            layer = layer[-1]
-        if isinstance(layer, torch.nn.Linear):
-            return layer
-    msg = f'cannot find the final linear layer of {type(model).__name__}'
-    raise TypeError(msg)
-
-
-def _features_and_logits(model, x):
-    """``(features, logits)`` of one batch; features are what the last linear layer sees."""
-    if hasattr(model, 'features') and hasattr(model, 'head'):  # D4LensNet
-        features = model.features(x)
-        return features, model.head(features)
-    seen = []
-    hook = _classifier_layer(model).register_forward_hook(
-        lambda module, args, output: seen.append(args[0]))
-    try:
-        logits = model(x)
-    finally:
-        hook.remove()
-    return seen[0].flatten(1), logits
-
-
-def _d4(x, k):
-    """Element ``k`` (0-7) of the dihedral group on the last two axes of a tensor."""
-    if k >= 4:
-        x = torch.flip(x, dims=(-1,))
-    return torch.rot90(x, k % 4, dims=(-2, -1))
-
-
-def _augment_d4(x, rng):
-    which = rng.integers(0, 8, size=len(x))
-    out = torch.empty_like(x)
-    for k in range(8):
-        idx = np.flatnonzero(which == k)
-        if idx.size:
-            t = torch.from_numpy(idx)
-            out[t] = _d4(x[t], k)
-    return out
-
-
-#: Training batches (of a reserved epoch) over which batch-norm statistics are re-measured.
-_BN_REFRESH_STEPS = 8
-_BN_REFRESH_EPOCH = 1_000_000
-
-
-@torch.no_grad()
-def _refresh_batch_norm(model, batches, *, steps):
-    """Re-measure every batch-norm layer's statistics with the current weights.
-
-    During training the running averages trail weights that change quickly;
-    a network whose class signal is a small difference on a large common
-    signal (substructure on an Einstein ring) then predicts one class in
-    evaluation mode while it is right in training mode. The statistics are
-    replaced by plain averages over ``steps`` training batches.
-    """
-    layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if not layers:
-        return
-    momenta = [m.momentum for m in layers]
-    for layer in layers:
-        layer.reset_running_stats()
-        layer.momentum = None  # cumulative average
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.train()
-    try:
-        for i, (inputs, _) in enumerate(batches(_BN_REFRESH_EPOCH, 0, 1)):
-            if i >= steps:
-                break
-            model(inputs.to(device))
-    finally:
-        for layer, momentum in zip(layers, momenta, strict=True):
-            layer.momentum = momentum
-        model.train(was_training)
-
-
-def _instrument_of(simulator):
-    """Pixel scale, PSF and image shape shared by the simulators of a fit, if they say."""
-    found = set()
-    for source in simulator.values():
-        scale = getattr(source, 'pixel_scale', None)
-        inst = getattr(source, 'instrument', None)
-        shape = getattr(source, 'shape', None)
-        if scale is None or shape is None:
-            return None
-        found.add((float(scale), getattr(inst, 'psf_fwhm', None), tuple(int(n) for n in shape)))
-    if len(found) != 1:
-        return None
-    scale, psf, shape = found.pop()
-    return {'pixel_scale': scale, 'psf_fwhm': None if psf is None else float(psf),
-            'shape': list(shape)}
 
 
 class LensClassifier:
@@ -606,19 +394,7 @@ class LensClassifier:
         return self
 
     def _split(self, labels, rng):
-        if not self.val_fraction:
-            return np.arange(len(labels)), np.array([], dtype=np.int64)
-        train_idx, val_idx = [], []
-        for k in np.unique(labels):
-            idx = rng.permutation(np.flatnonzero(labels == k))
-            n_val = int(round(self.val_fraction * idx.size))
-            if idx.size > 1:
-                n_val = min(max(n_val, 1), idx.size - 1)
-            else:
-                n_val = 0
-            val_idx.append(idx[:n_val])
-            train_idx.append(idx[n_val:])
-        return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))
+        return split_validation(labels, rng, val_fraction=self.val_fraction)
 
     def _val_tensors(self, images, labels, classes):
         images, _ = _as_images(images)
@@ -629,83 +405,13 @@ class LensClassifier:
         return torch.from_numpy(self._prepare(images)[:, None]), torch.from_numpy(idx)
 
     def _array_batches(self, x, y, steps):
-        n, bs = len(x), self.batch_size
-        augment, seed = self.augment == 'd4', self.seed
-        if steps is None:
-            # One pass over the data per epoch, shared between torchrun processes.
-            world = max(1, int(os.environ.get('WORLD_SIZE', '1')))
-            steps = max(1, math.ceil(n / (bs * world)))
-
-        def batches(epoch, rank, world_size):
-            rng = epoch_rng(seed, epoch, rank)
-            shared = epoch_rng(seed, epoch)
-            per_rank = steps * bs
-            order = np.concatenate([shared.permutation(n)
-                                    for _ in range(math.ceil(per_rank * world_size / n) + 1)])
-            mine = order[rank::world_size][:per_rank]
-            for i in range(0, len(mine), bs):
-                idx = torch.from_numpy(mine[i:i + bs])
-                xb = x[idx]
-                if augment:
-                    xb = _augment_d4(xb, rng)
-                yield xb, y[idx]
-
-        return batches, steps
+        return array_batches(x, y, steps, batch_size=self.batch_size,
+                             augment=self.augment == 'd4', seed=self.seed)
 
     def _simulated_batches(self, simulator, steps, rng):
-        if not isinstance(simulator, dict) or not simulator:
-            msg = ('simulator must be a dict {class name: object with simulate(n) or '
-                   'callable f(n)}')
-            raise TypeError(msg)
-        names = list(simulator)
-        try:
-            canon = [canonical_class(n) for n in names]
-            classes = tuple(c for c in CLASSES if c in canon) if len(canon) == 3 else CLASSES
-            sources = {CLASSES.index(c): simulator[n] for c, n in zip(canon, names, strict=True)}
-        except ValueError:
-            classes = tuple(str(n) for n in names)
-            sources = dict(enumerate(simulator.values()))
-        if classes == CLASSES and len(sources) < 3:
-            classes = CLASSES
-
-        def draw(source, n, start):
-            if hasattr(source, 'simulate'):
-                # simulators that can seek draw disjoint images for every
-                # (epoch, rank) and the validation set, also after a resume
-                seekable = 'start' in inspect.signature(source.simulate).parameters
-                images = source.simulate(n, start=start) if seekable else source.simulate(n)
-            else:
-                images = source(n)
-            return self._prepare(as_image_array(images, name='simulated images'))
-
-        def make(n, gen, offset):
-            counts = np.bincount(gen.integers(0, len(sources), size=n), minlength=len(sources))
-            xs, ys = [], []
-            for (label, source), c in zip(sources.items(), counts, strict=True):
-                if c:
-                    xs.append(draw(source, int(c), offset[label]))
-                    offset[label] += int(c)
-                    ys.append(np.full(int(c), label, dtype=np.int64))
-            return torch.from_numpy(np.concatenate(xs)[:, None]), torch.from_numpy(
-                np.concatenate(ys))
-
-        n_val = max(60, int(round(self.val_fraction * steps * self.batch_size)))
-        val = make(n_val, rng, dict.fromkeys(sources, 0)) if self.val_fraction else None
-        augment, seed, bs = self.augment == 'd4', self.seed, self.batch_size
-        # each (epoch, rank) owns a block of sequence indices after the validation images
-        block = steps * bs
-
-        def batches(epoch, rank, world_size):
-            gen = epoch_rng(seed, epoch, rank)
-            first = n_val + (epoch * world_size + rank) * block
-            offset = dict.fromkeys(sources, first)
-            for _ in range(steps):
-                xb, yb = make(bs, gen, offset)
-                if augment:
-                    xb = _augment_d4(xb, gen)
-                yield xb, yb
-
-        return batches, val, classes, steps * bs
+        return simulated_batches(simulator, steps, rng, prepare=self._prepare,
+                                 batch_size=self.batch_size, val_fraction=self.val_fraction,
+                                 augment=self.augment == 'd4', seed=self.seed)
 
     # -- prediction --------------------------------------------------------------------
 
@@ -722,21 +428,10 @@ class LensClassifier:
     def _images(self, X):
         return _as_images(X, self._target())[0]
 
-    @torch.no_grad()
     def _infer(self, x, *, batch_size=256):
         """Logits ``(V, N, K)`` of the TTA views and view-averaged features ``(N, D)``."""
-        device = resolve_device(self.device)
-        model = self.model_.to(device).eval()
-        logits, features = [], []
-        try:
-            for i in range(0, len(x), batch_size):
-                xb = x[i:i + batch_size].to(device)
-                parts = [_features_and_logits(model, _d4(xb, k)) for k in self._tta_ops()]
-                features.append(torch.stack([f for f, _ in parts]).float().mean(0).cpu())
-                logits.append(torch.stack([z for _, z in parts]).float().cpu())
-        finally:
-            self.model_.to('cpu')
-        return torch.cat(logits, 1).numpy(), torch.cat(features).numpy()
+        return infer(self.model_, x, views=self._tta_ops(), device=resolve_device(self.device),
+                     batch_size=batch_size)
 
     def _outlier_model(self):
         stats = getattr(self, 'outlier_stats_', None)
@@ -849,14 +544,8 @@ class LensClassifier:
             raise ValueError(msg)
         logits, features = self._infer(x)
         self.temperature_ = fit_temperature(logits, idx)
-        rng = np.random.default_rng(seed)
-        fit_part = np.zeros(len(idx), dtype=bool)
-        for k in np.unique(idx):
-            members = rng.permutation(np.flatnonzero(idx == k))
-            fit_part[members[:len(members) // 2]] = True
-        self.outlier_stats_ = FeatureGaussian.fit(features[fit_part], idx[fit_part])
-        held_out = self.outlier_stats_.score(features[~fit_part])
-        self.outlier_threshold_ = float(np.quantile(held_out, outlier_quantile))
+        self.outlier_stats_, self.outlier_threshold_ = fit_outlier_threshold(
+            features, idx, quantile=outlier_quantile, seed=seed)
         self.calibration_info_ = {'n_images': int(len(idx)), 'outlier_quantile': outlier_quantile,
                                   'seed': seed}
         return self
@@ -907,36 +596,7 @@ class LensClassifier:
     # -- persistence -------------------------------------------------------------------
 
     def _config(self, extra=None):
-        from astrolens.version import __version__
-
-        params = self.get_params()
-        params['checkpoint_dir'] = None if params['checkpoint_dir'] is None else str(
-            params['checkpoint_dir'])
-        config = {'format': _FORMAT, 'format_version': 1, 'astrolens_version': __version__,
-                  'architecture': {'backbone': self.backbone, 'in_chans': 1,
-                                   'num_classes': len(self.classes_),
-                                   'kwargs': self.backbone_kwargs or {}},
-                  'normalization': {'method': 'crop, per-image min-max, stretch, standardise',
-                                    'crop': self.crop, 'stretch': self.normalization},
-                  'classes': list(self.classes_), 'params': params,
-                  'instrument': getattr(self, 'instrument_', None),
-                  'calibration': {'temperature': float(getattr(self, 'temperature_', 1.0)),
-                                  'method': 'temperature scaling (NLL on held-out images)',
-                                  **(getattr(self, 'calibration_info_', None) or {})},
-                  'outliers': None if getattr(self, 'outlier_stats_', None) is None else {
-                      'threshold': self.outlier_threshold_,
-                      'method': 'Mahalanobis distance of the network features to the nearest '
-                                'class centre (shared covariance); statistics in the '
-                                f'{_OUTLIER_PREFIX}* tensors'},
-                  'training': dict(getattr(self, 'info_', {}) or {}),
-                  'history': list(getattr(self, 'history_', []) or [])}
-        # records of earlier training stages and measurements travel with the weights
-        for key in ('stages', 'metrics', 'notes'):
-            if key in (getattr(self, 'config_', None) or {}):
-                config[key] = self.config_[key]
-        if extra:
-            config.update(extra)
-        return config
+        return classifier_config(self, extra)
 
     def save(self, path, *, metadata=None, overwrite=True):
         """Write ``PATH.safetensors`` (weights) and ``PATH.json`` (configuration).
@@ -955,65 +615,11 @@ class LensClassifier:
         weights, config : `~pathlib.Path`
         """
         self._check_fitted()
-        tensors = to_tensor_dict(self.model_.state_dict())
-        stats = getattr(self, 'outlier_stats_', None)
-        if stats is not None:
-            tensors[_OUTLIER_PREFIX + 'means'] = torch.from_numpy(stats.means.astype(np.float32))
-            tensors[_OUTLIER_PREFIX + 'precision'] = torch.from_numpy(
-                stats.precision.astype(np.float32))
-        return save_weights(path, tensors, self._config(metadata), overwrite=overwrite)
+        return save_classifier(self, path, metadata=metadata, overwrite=overwrite)
 
     @classmethod
     def _from_files(cls, weights, config_source, *, name):
-        config = read_json_config(config_source, source=f'{name}.json')
-        if config.get('format') != _FORMAT:
-            msg = (f'{name}.json is not a LensClassifier configuration '
-                   f'(format={config.get("format")!r})')
-            raise WeightsError(msg)
-        try:
-            arch, norm = config['architecture'], config['normalization']
-            params = dict(config.get('params', {}))
-            classes = tuple(config['classes'])
-            backbone = arch['backbone']
-            if not isinstance(backbone, str):
-                msg = f'{name}.json: the backbone must be a name, got {backbone!r}'
-                raise WeightsError(msg)
-            kwargs = check_network_kwargs(backbone, arch.get('kwargs'), source=f'{name}.json')
-            params.update(backbone=backbone, backbone_kwargs=kwargs or None,
-                          crop=norm['crop'], normalization=norm['stretch'])
-        except (KeyError, TypeError) as exc:
-            msg = f'{name}.json misses an entry the classifier needs: {exc}'
-            raise WeightsError(msg) from None
-        params = {k: v for k, v in params.items() if k in cls._PARAMS}
-        params['checkpoint_dir'] = None
-        params['device'] = 'auto'
-        clf = cls(**params)
-        try:
-            model = clf._build(len(classes))
-        except (ValueError, TypeError) as exc:
-            msg = f'{name}.json describes an architecture that cannot be built: {exc}'
-            raise WeightsError(msg) from None
-        tensors = load_weights(weights, name=f'{name}.safetensors')
-        stats = {k[len(_OUTLIER_PREFIX):]: tensors.pop(k).double().numpy()
-                 for k in list(tensors) if k.startswith(_OUTLIER_PREFIX)}
-        load_state(model, tensors, source=f'{name}.safetensors')
-        model.eval()
-        clf.model_, clf.classes_ = model, classes
-        clf.instrument_ = config.get('instrument')
-        clf.temperature_ = float((config.get('calibration') or {}).get('temperature', 1.0))
-        outliers = config.get('outliers') or {}
-        clf.outlier_stats_, clf.outlier_threshold_ = None, None
-        if stats and outliers.get('threshold') is not None:
-            try:
-                clf.outlier_stats_ = FeatureGaussian(stats['means'], stats['precision'])
-            except KeyError as exc:
-                msg = f'{name}.safetensors misses the outlier statistics tensor {exc}'
-                raise WeightsError(msg) from None
-            clf.outlier_threshold_ = float(outliers['threshold'])
-        clf.history_ = config.get('history', [])
-        clf.info_ = config.get('training', {})
-        clf.config_ = config
-        return clf
+        return classifier_from_files(cls, weights, config_source, name=name)
 
     @classmethod
     def load(cls, path):

@@ -16,7 +16,7 @@ changes confidence, never the predicted class.
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-__all__ = ['FeatureGaussian', 'fit_temperature', 'softmax_mean']
+__all__ = ['FeatureGaussian', 'fit_outlier_threshold', 'fit_temperature', 'softmax_mean']
 
 
 class FeatureGaussian:
@@ -97,3 +97,37 @@ def fit_temperature(logits, labels):
     best = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method='bounded',
                            options={'xatol': 1e-4})
     return float(np.exp(best.x))
+
+
+def fit_outlier_threshold(features, labels, *, quantile=0.99, seed=0):
+    """Outlier statistics and threshold from held-out images of the training distribution.
+
+    The statistics (`FeatureGaussian`) are estimated on one half of the
+    images, chosen at random within each class, and the threshold is the
+    ``quantile`` quantile of the scores of the other half, so that about
+    ``1 - quantile`` of new training-like images score above it.
+
+    Parameters
+    ----------
+    features : `~numpy.ndarray`
+        ``(N, D)`` network features.
+    labels : `~numpy.ndarray`
+        ``(N,)`` class indices.
+    quantile : float, optional
+    seed : int, optional
+        Seeds the split.
+
+    Returns
+    -------
+    stats : `FeatureGaussian`
+    threshold : float
+    """
+    features, labels = np.asarray(features), np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    fit_part = np.zeros(len(labels), dtype=bool)
+    for k in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == k))
+        fit_part[members[:len(members) // 2]] = True
+    stats = FeatureGaussian.fit(features[fit_part], labels[fit_part])
+    held_out = stats.score(features[~fit_part])
+    return stats, float(np.quantile(held_out, quantile))
