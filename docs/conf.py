@@ -48,8 +48,19 @@ sphinx_gallery_conf = {
 }
 
 templates_path = []
-exclude_patterns = ['_build', '**.ipynb_checkpoints']
+exclude_patterns = ['_build', '**.ipynb_checkpoints', 'figures']
 html_theme = 'pydata_sphinx_theme'
 html_title = f'astrolens {release}'
-html_static_path = []
+# the figures that open the user-guide pages (docs/figures/make_figures.py) and the CSS
+html_static_path = ['_static']
+html_css_files = ['astrolens.css']
+# no left sidebar: the pages are short enough for the right-hand table of contents alone,
+# and their figures and tables get the width
+html_sidebars = {'**': []}
+html_theme_options = {
+    # the main pages stay in the top bar; the rest goes under "More"
+    'header_links_before_dropdown': 7,
+    'show_toc_level': 2,
+    'secondary_sidebar_items': ['page-toc'],
+}
 suppress_warnings = ['config.cache']
