@@ -69,18 +69,17 @@ norm = ImageNormalize(lenses['none'].data, interval=PercentileInterval(99.8),
                       stretch=AsinhStretch(0.05))
 for ax, kind in zip(axes[0], kinds, strict=True):
     ax.imshow(lenses[kind].data, origin='lower', cmap='magma', norm=norm, extent=extent)
-    ax.set_title(title(kind, lenses[kind].meta), fontsize=10)
+    ax.set_title(title(kind, lenses[kind].meta))
 
 reference = clean['none'][0]
 peak = np.abs(clean['vortex'][0] - reference).max()
 axes[1, 0].imshow(reference, origin='lower', cmap='magma', extent=extent,
                   norm=ImageNormalize(reference, stretch=AsinhStretch(0.05)))
-axes[1, 0].set_title('noise-free, no substructure', fontsize=10)
+axes[1, 0].set_title('noise-free,\nno substructure')
 for ax, kind in zip(axes[1, 1:], kinds[1:], strict=True):
     diff = clean[kind][0] - reference
     im = ax.imshow(diff, origin='lower', cmap='RdBu_r', vmin=-peak, vmax=peak, extent=extent)
-    ax.set_title(f'{title(kind, clean[kind][1]).splitlines()[0]}\nminus no substructure',
-                 fontsize=10)
+    ax.set_title(f'{title(kind, clean[kind][1]).splitlines()[0]}\nminus no substructure')
 fig.colorbar(im, ax=axes[1, 1:], shrink=0.8, label='flux difference (counts / s)')
 for ax in axes.flat:
     ax.set_xlabel('x (arcsec)')

@@ -185,7 +185,7 @@ def simulation():
     vmax = float(np.percentile(shown[0], 99.9))
     _panels(shown, ['no substructure', 'CDM subhalos', 'CDM − none', 'vortex − none'],
             [0.05] * 4, unit='counts s$^{-1}$ arcsec$^{-2}$ (noise-free Model I)', vmax=vmax,
-            linear_width=vmax / 50, name='simulation_classes')
+            linear_width=vmax / 5, name='simulation_classes')
 
 
 def classification():
