@@ -17,6 +17,9 @@ frame -- get a high ``outlier_score`` and ``predict_proba`` warns about them.
 
 import warnings
 
+import textwrap
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -28,11 +31,17 @@ from astrolens.visualization import plot_reliability_diagram
 clf = LensClassifier.from_pretrained('deeplense-model-i')
 images, labels, classes = simulate_classification_set(100, model='model_i', seed=2027)
 
-calibrated = clf.predict_proba(images)
-temperature = clf.temperature_
-clf.temperature_ = 1.0  # the raw softmax, for comparison
-raw = clf.predict_proba(images)
-clf.temperature_ = temperature
+# predict_proba warns about images unlike the training ones; the warning is
+# printed once, by its message alone (the default format adds the script's path)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter('always')
+    calibrated = clf.predict_proba(images)
+    temperature = clf.temperature_
+    clf.temperature_ = 1.0  # the raw softmax, for comparison
+    raw = clf.predict_proba(images)
+    clf.temperature_ = temperature
+for message in dict.fromkeys(str(w.message) for w in caught):
+    print(textwrap.fill(message, width=76))
 
 print(f'temperature {temperature:.2f}: ECE {100 * expected_calibration_error(labels, raw):.2f}% '
       f'-> {100 * expected_calibration_error(labels, calibrated):.2f}%')
