@@ -75,8 +75,12 @@ html_css_files = ['astrolens.css']
 html_sidebars = {'**': []}
 html_theme_options = {
     # the main pages stay in the top bar; the rest goes under "More"
-    'header_links_before_dropdown': 7,
+    'header_links_before_dropdown': 6,
     'show_toc_level': 2,
+    # the search box beside the theme switch, so the page links get the whole bar
+    'navbar_persistent': [],
+    'navbar_end': ['search-button', 'theme-switcher'],
+    'logo': {'text': 'astrolens'},
     'secondary_sidebar_items': ['page-toc'],
 }
 suppress_warnings = ['config.cache']
