@@ -38,7 +38,7 @@ for name in ('hsc-cosmos', 'hst-cosmos', 'hsc-cosmos-psf', 'hst-cosmos-psf'):
     print(f'{name:>14}: {path.name}, {fits.getdata(path).shape}')
 pair = hsc_hst_real_pair()  # reads those four files
 lr, hst = pair['lr'], pair['hr']
-print(f'HSC i {lr.shape} px, HST registered onto {hst.shape} (x3), residual shift '
+print(f'HSC i {lr.shape} px, HST registered onto {hst.shape} (x3);\nresidual shift '
       f'{pair["shift"][0]:+.3f}, {pair["shift"][1]:+.3f} HSC pixels (y, x)')
 
 # %%
@@ -48,7 +48,7 @@ print(f'HSC i {lr.shape} px, HST registered onto {hst.shape} (x3), residual shif
 
 outputs = {'bicubic x3': bicubic_upscale(lr, 3)}
 with warnings.catch_warnings():
-    # the PSF options warn that the output is sharper than the training targets: expected here
+    # the PSF options warn that the output is sharper than the training targets: expected
     warnings.simplefilter('ignore')
     x3 = SuperResolver.from_pretrained('hsc-hst-x3', device='cpu')
     outputs['hsc-hst-x3 blind'] = np.asarray(x3.enhance(lr, progress=False).data)
@@ -59,8 +59,8 @@ with warnings.catch_warnings():
     outputs['PSF, deconvolve'] = np.asarray(deconvolved.data)
 print(f"deconvolve=True ran {deconvolved.meta['sr_deconvolve_iterations']} iterations")
 for name, out in outputs.items():
-    print(f'{name:>16}: PSNR {psnr(out, hst):.2f} dB, SSIM {ssim(out, hst):.3f}; total flux '
-          f'{np.sum(out) / np.sum(lr) - 1:+.1e} from the input')
+    print(f'{name:>16}: PSNR {psnr(out, hst):.2f} dB, SSIM {ssim(out, hst):.3f}, '
+          f'flux change {np.sum(out) / np.sum(lr) - 1:+.1e}')
 
 # %%
 # The HST image is itself noisy, and none of its noise is in the HSC pixels:

@@ -51,7 +51,7 @@ plt.rcParams.update({'font.size': 10})
 
 hst = read_fits(sample_path('hst-drizzled'), hdu='F814W_SCI')
 print(f'layout {hst.meta["layout"]}: {hst.data.shape} px, '
-      f'{type(hst.uncertainty).__name__} from WHT, '
+      f'{type(hst.uncertainty).__name__} from WHT,\n'
       f'{0 if hst.mask is None else int(hst.mask.sum())} pixels with WHT == 0')
 
 # %%
@@ -120,7 +120,8 @@ with fits.open(out) as hdul:
     print(f'wrote HDUs {[h.name for h in hdul]}, uncertainty stored as '
           f'{hdul["UNCERT"].header["UTYPE"]!r}')
 print(f'{hsc.data.shape} -> {hsc_sr.data.shape}: {int(hsc_sr.mask.sum())} output pixels masked '
-      f'(the NO_DATA strip, x3), {int(np.isnan(hsc_sr.data[~hsc_sr.mask]).sum())} NaN outside it')
+      f'(the NO_DATA strip, x3),\n{int(np.isnan(hsc_sr.data[~hsc_sr.mask]).sum())} NaN '
+      'outside it')
 ratio = error(hsc_sr)[::3, ::3] * 9 / error(hsc)
 print(f'propagated error x 9 / input error: median {np.nanmedian(ratio):.3f}')
 
