@@ -22,6 +22,7 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from astropy import units as u  # noqa: E402
 from astropy.io import fits  # noqa: E402
 from astropy.nddata import NDData  # noqa: E402
 from astropy.wcs import WCS  # noqa: E402
@@ -235,8 +236,74 @@ def classification():
     print(f'wrote {path} ({path.stat().st_size / 1024:.0f} KiB)')
 
 
+def data_model():
+    """The same sky on three grids: HSC input, its x3 output and the HST image, on WCS axes."""
+    from astrolens import SuperResolver
+    from astrolens.datasets import sample_path
+
+    pair, lr, truth, blocks, _ = _hsc_hst_pair()
+    sr = SuperResolver.from_pretrained('hsc-hst-x3')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        out = sr.enhance(NDData(lr, wcs=pair.lr.wcs), progress=False)
+    with fits.open(sample_path('hst-cosmos')) as f:
+        hst = np.asarray(f[0].data, dtype=np.float64)
+        wcs_hst = WCS(f[0].header).celestial
+    # the HST image on the HSC flux scale, per arcsec^2: the same linear map as the truth's
+    ok = np.isfinite(truth)
+    design = np.stack([np.asarray(pair.hr.data)[ok], np.ones(ok.sum())], axis=1)
+    (a, b), *_ = np.linalg.lstsq(design, truth[ok], rcond=None)
+    hst_sb = (a * hst + b * (0.03 / 0.056) ** 2) / 0.03 ** 2
+    images = [(lr / 0.168 ** 2, pair.lr.wcs, 'HSC i, 0.168"/px'),
+              (np.asarray(out.data) / 0.056 ** 2, out.wcs, 'hsc-hst-x3, 0.056"/px'),
+              (hst_sb, wcs_hst, 'HST F814W, 0.03"/px')]
+    peak = np.unravel_index(np.nanargmax(np.where(ok, truth, -np.inf)), truth.shape)
+    knot = out.wcs.pixel_to_world(peak[1], peak[0])
+    vmax = float(np.nanpercentile(truth / 0.056 ** 2, 99.8))
+    norm = AsinhNorm(linear_width=vmax / 8, vmin=-vmax, vmax=vmax)
+    fig = plt.figure(figsize=(WIDTH, 3.55), layout='constrained')
+    axes = []
+    for k, (data, wcs, title) in enumerate(images):
+        ax = fig.add_subplot(1, 3, k + 1, projection=wcs)
+        shown = ax.imshow(data, origin='lower', cmap=CMAP, norm=norm, interpolation='nearest')
+        ax.plot_coord(knot, marker='o', mfc='none', color='k', markersize=14, mew=1.5)
+        ax.coords.grid(color='0.4', ls=':', lw=0.8)
+        ra, dec = ax.coords[0], ax.coords[1]
+        ra.set_major_formatter('hh:mm:ss.s')
+        dec.set_major_formatter('dd:mm:ss')
+        ra.set_ticks(spacing=0.2 * 15 * u.arcsec)
+        dec.set_ticks(spacing=3 * u.arcsec)
+        ra.set_ticklabel(exclude_overlapping=True)
+        ra.set_axislabel('RA')
+        if k == 0:
+            dec.set_axislabel('Dec')
+        else:
+            dec.set_ticklabel_visible(False)
+            dec.set_axislabel('')
+        ax.set_title(title)
+        # the same sky window in every panel: the HST footprint
+        corners = wcs_hst.pixel_to_world([0, hst.shape[1] - 1], [0, hst.shape[0] - 1])
+        x, y = wcs.world_to_pixel(corners)
+        ax.set_xlim(min(x), max(x))
+        ax.set_ylim(min(y), max(y))
+        axes.append(ax)
+    bar = fig.colorbar(shown, ax=axes, orientation='horizontal', fraction=0.07, aspect=40,
+                       pad=0.02)
+    bar.set_label('HSC i-band flux per arcsec$^2$ (image units)')
+    step = 10 ** np.floor(np.log10(vmax))
+    top = np.floor(vmax / step) * step
+    ticks = [-top, -top / 10, 0, top / 10, top]
+    bar.set_ticks(ticks)
+    bar.set_ticklabels([f'{t:g}' for t in ticks])
+    path = OUT / 'data_model_wcs.png'
+    fig.savefig(path)
+    plt.close(fig)
+    print(f'data_model: the knot at {knot.to_string("hmsdms")}')
+    print(f'wrote {path} ({path.stat().st_size / 1024:.0f} KiB)')
+
+
 FIGURES = {'superres': superres, 'registration': registration, 'simulation': simulation,
-           'classification': classification}
+           'classification': classification, 'data_model': data_model}
 
 if __name__ == '__main__':
     OUT.mkdir(exist_ok=True)
