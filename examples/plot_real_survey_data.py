@@ -40,7 +40,9 @@ from astrolens.io import as_variance, read_fits, write_fits
 from astrolens.models import SuperResolver
 
 work = Path(tempfile.mkdtemp())
-plt.rcParams.update({'font.size': 10})
+# the figures are drawn at page width (7.2 inches): every text at 10 points, as shown
+plt.rcParams.update({'font.size': 10, 'axes.titlesize': 10, 'axes.labelsize': 10,
+                     'xtick.labelsize': 10, 'ytick.labelsize': 10})
 
 # %%
 # The HST drizzled image
