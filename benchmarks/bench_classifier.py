@@ -233,6 +233,9 @@ def main(argv=None):
                         help='images for the speed measurement (0: skip)')
     parser.add_argument('--outlier-n', type=int, default=100,
                         help='held-out images per class for the outlier rates (0: skip)')
+    parser.add_argument('--original', default=None, metavar='FILE.npz',
+                        help='also measure on images of the original DeepLenseSim code made by '
+                        'benchmarks/make_original_validation.py (e.g. 1000 per class, seed 5002)')
     parser.add_argument('--export', default=None, metavar='PATH')
     parser.add_argument('--plot', default=None, metavar='PNG',
                         help='ROC, confusion matrix and reliability diagram')
@@ -267,6 +270,15 @@ def main(argv=None):
                                   '(original code, lenstronomy 1.11.2), 100 per class'}
         _show('DeepLenseSim reference (300)', ref_report)
         metrics['deeplensesim_reference'] = ref_report
+    if args.original:
+        with np.load(args.original) as orig:
+            orig_images, orig_labels = orig['images'], orig['labels'].astype(np.int64)
+        orig_proba = _quiet_proba(clf, orig_images)
+        orig_report = classification_report(orig_labels, orig_proba, classes=clf.classes_)
+        orig_report['test_set'] = {'source': 'original DeepLenseSim Model I (lenstronomy '
+                                   f'1.11.2), {Path(args.original).name}'}
+        _show(f'original DeepLenseSim ({len(orig_labels)})', orig_report)
+        metrics['original_deeplensesim_test'] = orig_report
     if args.outlier_n and clf.outlier_threshold_ is not None:
         out = _outliers(clf, args.data, args.seed + 17, args.outlier_n)
         print('fraction flagged as outliers:', json.dumps(out))

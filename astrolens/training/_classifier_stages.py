@@ -236,7 +236,7 @@ def run_classifier_stage(*, model='model_i', out, minutes, init=None, seed=0, lr
     record : dict
     """
     from astrolens.datasets import class_simulators, simulated_validation_set
-    from astrolens.models._classifier import _instrument_of
+    from astrolens.models._classifier_batches import _instrument_of
 
     if model not in CLASSIFIER_PRESETS:
         msg = f'model must be one of {sorted(CLASSIFIER_PRESETS)}, got {model!r}'
