@@ -1,5 +1,5 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
-"""``astrolens demo``: the whole pipeline on the shipped models, in under two minutes.
+"""``astrolens demo``: the whole pipeline on the shipped models, in seconds on a CPU.
 
 It simulates a few DeepLenseSim Model I lenses of each class and classifies
 them; simulates an HSC-like cutout with its HST-like counterpart, writes the

@@ -70,3 +70,15 @@ def test_demo_summary_names_the_truth_of_every_image(demo):
     assert summary['truth'] == ['no', 'no', 'cdm', 'cdm', 'vortex', 'vortex']
     assert 0 < summary['registration_chi2'] < 10
     assert summary['sr_scale'] == pytest.approx(summary['lr_scale'] / 3)
+
+
+def test_demo_words_match_what_it_measures():
+    from astrolens.cli import build_parser
+    from astrolens.cli._demo import _flux_line
+
+    # equal float32 sums: not "kept to 0.0e+00", which claims a measurement of zero
+    assert _flux_line(0.0) == ('Total flux kept: the sums of the output and the input agree '
+                               'to better than 1e-06 (relative).')
+    assert '2.3e-04 relative' in _flux_line(2.3e-4)
+    demo = build_parser().parse_args(['demo']).cli_parser
+    assert 'minute' not in demo.format_help()

@@ -1,11 +1,12 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
-"""Super-resolve many FITS files on a dask cluster."""
+"""Super-resolve many FITS files on a dask cluster, or without one."""
 
 import numbers
 import os
 from pathlib import Path
 
 from astrolens.batch._inputs import expand_inputs, output_paths
+from astrolens.batch._local import local_workers, run_chunks_here
 from astrolens.batch._manifest import build_table, write_table
 from astrolens.batch._models import resolve_model
 from astrolens.batch._worker import enhance_chunk
@@ -68,7 +69,9 @@ def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=Non
     workers : int, optional
         Without ``client`` or ``scheduler``: start a
         `~distributed.LocalCluster` of this many single-threaded worker
-        processes (default: one per CPU) and close it at the end.
+        processes (default: one per CPU) and close it at the end; 1 runs in
+        this process, without a cluster. Without dask.distributed installed,
+        this many `concurrent.futures` processes run the batch instead.
     scheduler : str, optional
         Address of a running dask scheduler (``'tcp://host:8786'``); its
         workers need astrolens installed and must see the same files.
@@ -105,7 +108,8 @@ def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=Non
     Raises
     ------
     ImportError
-        If dask.distributed is not installed.
+        If ``client`` or ``scheduler`` is given and dask.distributed is not
+        installed (before anything is written).
     ValueError
         If no input matches, two inputs share a name, an output would
         replace an input, the model does not exist, or an option is invalid
@@ -120,8 +124,10 @@ def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=Non
     masked, ...) is recorded as ``'failed'`` with its message; the others
     go on. So does every file of a task whose worker died.
     """
-    require_distributed()
     check_cluster_args(client, scheduler, workers)
+    here = local_workers(client, scheduler, workers)
+    if here is None:
+        require_distributed()
     _check_options(tile, chunk_size, flux)
     files = expand_inputs(inputs)
     out_dir = Path(out_dir)
@@ -149,18 +155,22 @@ def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=Non
                    'uncertainty': bool(uncertainty), 'bad_bits': bad_bits,
                    'max_pixels': max_pixels, 'psf': psf, 'output_fwhm': output_fwhm,
                    'deconvolve': bool(deconvolve)}
-        with open_client(client, scheduler=scheduler, workers=workers) as active:
-            chunks = chunked(todo, chunk_size=chunk_size, n_workers=n_workers(active))
 
-            def lost(chunk, exc):
-                return [{'input': src, 'output': dst, 'status': 'failed', 'seconds': 0.0,
-                         'error': f'task lost: {type(exc).__name__}: {exc}', 'worker': ''}
-                        for src, dst in chunk]
+        def lost(chunk, exc):
+            return [{'input': src, 'output': dst, 'status': 'failed', 'seconds': 0.0,
+                     'error': f'task lost: {type(exc).__name__}: {exc}', 'worker': ''}
+                    for src, dst in chunk]
 
-            records += run_chunks(active, enhance_chunk, chunks, on_error=lost,
-                                  progress=progress, desc='enhance', initial=len(records),
-                                  total=len(files), model=name, device=device,
-                                  overwrite=overwrite, options=options)
+        task = {'on_error': lost, 'progress': progress, 'desc': 'enhance',
+                'initial': len(records), 'total': len(files), 'model': name, 'device': device,
+                'overwrite': overwrite, 'options': options}
+        if here is not None:
+            chunks = chunked(todo, chunk_size=chunk_size, n_workers=here)
+            records += run_chunks_here(enhance_chunk, chunks, workers=here, **task)
+        else:
+            with open_client(client, scheduler=scheduler, workers=workers) as active:
+                chunks = chunked(todo, chunk_size=chunk_size, n_workers=n_workers(active))
+                records += run_chunks(active, enhance_chunk, chunks, **task)
     table = build_table(records, [str(f) for f in files], columns=[('output', str, '')],
                         meta={'model': config.get('name', name), 'model_source': name,
                               'out_dir': str(out_dir),

@@ -78,15 +78,19 @@ def resolve_model(kind, model):
             base = base.with_suffix('')
         config_path = base.with_name(base.name + '.json')
         weights = base.with_name(base.name + '.safetensors')
-        if not (config_path.is_file() and weights.is_file()):
+        missing = [p.name for p in (weights, config_path) if not p.is_file()]
+        if missing:
             msg = (f'no shipped {what} named {str(model)!r} and no saved model there '
-                   f'({weights.name} + {config_path.name}); {_shipped_of(kind)}')
+                   f'({" and ".join(missing)} not found); {_shipped_of(kind)}')
             raise ValueError(msg)
         try:
             config = json.loads(config_path.read_text())
         except (OSError, ValueError) as exc:
             msg = f'{config_path} is not a readable JSON configuration ({exc})'
             raise ValueError(msg) from None
+        if not isinstance(config, dict):
+            msg = f'{config_path} does not hold a JSON object: it is not a saved model'
+            raise ValueError(msg)
         name = str(base.resolve())
     if model_kind(config) != kind:
         other = model_kind(config)

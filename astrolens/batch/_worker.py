@@ -133,10 +133,11 @@ def _read_image(path, hdu):
 def classify_chunk(paths, *, model, device='auto', hdu=None, batch_size=256):
     """Class probabilities and outlier score of each file; one record per file.
 
-    Arrays of the same shape go through the network together; when such a
-    group fails, its images are retried one by one so that only the bad
-    ones are reported. FITS images go one by one: each is resampled from its
-    own WCS to the model's pixel scale, as `LensClassifier.predict_proba` does.
+    Arrays of the same shape go through the network together, and so do
+    all the FITS images (each resampled from its own WCS to the model's
+    pixel scale, as `LensClassifier.predict_proba` does); when such a group
+    fails, its images are retried one by one so that only the bad ones are
+    reported.
     """
     import warnings
 
@@ -156,12 +157,13 @@ def classify_chunk(paths, *, model, device='auto', hdu=None, batch_size=256):
         seconds[path] = time.perf_counter() - start
     groups = {}
     for path, image in images.items():
-        key = image.shape if isinstance(image, np.ndarray) else ('one', path)
+        key = image.shape if isinstance(image, np.ndarray) else 'fits'
         groups.setdefault(key, []).append(path)
     for group in groups.values():
         start = time.perf_counter()
         first = images[group[0]]
-        data = np.stack([images[p] for p in group]) if isinstance(first, np.ndarray) else [first]
+        data = (np.stack([images[p] for p in group]) if isinstance(first, np.ndarray)
+                else [images[p] for p in group])
         try:
             with warnings.catch_warnings():
                 # outliers are reported in their own column, not as warnings in the worker log
@@ -178,6 +180,8 @@ def classify_chunk(paths, *, model, device='auto', hdu=None, batch_size=256):
                                                    hdu=hdu, batch_size=batch_size)[0]
             continue
         share = (time.perf_counter() - start) / len(group)
+        if scores is None:  # a classifier without outlier statistics
+            scores = np.full(len(group), np.nan)
         for path, row, score in zip(group, proba, scores, strict=True):
             records[path] = _record(path, status='done', worker=worker,
                                     seconds=seconds[path] + share,

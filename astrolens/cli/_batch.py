@@ -1,9 +1,26 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
-"""``astrolens enhance --many`` and ``astrolens classify --many``."""
+"""``astrolens enhance --many``, and what the batch commands share."""
 
 import sys
 
-__all__ = ['run_classify_many', 'run_enhance_many']
+__all__ = ['check_scheduler', 'run_enhance_many']
+
+INSTALL_HINT = 'pip install "astrolens[all]"'
+
+
+def check_scheduler(args):
+    """Refuse ``--scheduler`` without dask.distributed, before anything is created.
+
+    ``--workers`` needs no check: without dask the batch runs on local processes.
+    """
+    if getattr(args, 'scheduler', None) is None:
+        return
+    from astrolens.batch._local import has_distributed
+
+    if not has_distributed():
+        msg = (f'--scheduler needs dask.distributed, which is not installed: {INSTALL_HINT} '
+               '(--workers N runs on local processes without it)')
+        raise ValueError(msg)
 
 
 def _summary(table, what):
@@ -36,6 +53,7 @@ def run_enhance_many(args):
     if args.many is None:
         msg = '--workers and --scheduler go with --many'
         raise ValueError(msg)
+    check_scheduler(args)
     from astrolens.batch import enhance_many
 
     options = {'tile': args.tile} if args.tile is not None else {}
@@ -56,22 +74,3 @@ def run_enhance_many(args):
     if not args.quiet:
         print(_summary(table, 'enhanced') + f'; manifest {table.meta["manifest"]}')
     return _report_failures(table, 'enhance')
-
-
-def run_classify_many(args):
-    """Run ``astrolens classify --many PATTERN`` with parsed arguments."""
-    if args.paths and args.many is not None:
-        msg = 'give either PATH arguments or --many PATTERN, not both'
-        raise ValueError(msg)
-    if not args.paths and args.many is None:
-        msg = "give image PATHs, or --many 'DIR/*.fits' for many files"
-        raise ValueError(msg)
-    from astrolens.batch import classify_many
-
-    table = classify_many(args.many if args.many is not None else args.paths, model=args.model,
-                          workers=args.workers, scheduler=args.scheduler, output=args.out,
-                          overwrite=args.overwrite, progress=True)
-    if args.out is None:
-        table.pprint_all()
-    print(_summary(table, 'classified') + (f'; table {args.out}' if args.out else ''))
-    return _report_failures(table, 'classify')

@@ -6,6 +6,15 @@ from pathlib import Path
 __all__ = ['add_commands', 'psf_options']
 
 DEFAULT_MODEL = 'survey-x2'
+FITS_NAMES = ('.fits', '.fit', '.fts', '.fits.gz', '.fit.gz', '.fts.gz')
+
+
+def check_fits_name(path):
+    """Refuse an output name that does not say FITS (``-o out.png`` would write FITS as .png)."""
+    if not str(path).lower().endswith(FITS_NAMES):
+        msg = (f'{path}: the output is a FITS file, so its name must end in .fits, .fit or '
+               '.fts (optionally .gz)')
+        raise ValueError(msg)
 
 
 def psf_options(args):
@@ -31,9 +40,12 @@ def _run_enhance(args):
         from astrolens.cli._batch import run_enhance_many
 
         return run_enhance_many(args)
+    from astrolens.batch._models import resolve_model
     from astrolens.models import SuperResolver
     from astrolens.utils import check_not_inputs
 
+    check_fits_name(args.output)
+    resolve_model('sr', args.model)     # a classifier's or an unknown name: one line, now
     check_not_inputs([args.output], [args.input], option='--overwrite')
     # Refuse before the (slow) network runs, and again atomically when writing.
     if Path(args.output).exists() and not args.overwrite:
@@ -87,17 +99,22 @@ def add_commands(subparsers):
                     'rescaled to the finer grid.')
     enhance.add_argument('input', nargs='?', help='FITS file (or use --many)')
     enhance.add_argument('-o', '--output', required=True,
-                         help='output FITS file (with --many: output folder)')
+                         help='output FITS file, named .fits, .fit or .fts (optionally .gz); '
+                              'with --many: output folder')
     enhance.add_argument('--many', metavar='PATTERN', default=None,
-                         help="many files, in parallel with dask: a glob such as 'DIR/*.fits' "
-                              '(quote it) or a folder; see astrolens.batch.enhance_many')
+                         help="many files, in parallel: a glob such as 'DIR/*.fits' (quote it) "
+                              'or a folder; on a local dask cluster, or local processes without '
+                              'dask (see astrolens.batch.enhance_many)')
     where = enhance.add_mutually_exclusive_group()
-    where.add_argument('--workers', type=int, default=None,
-                       help='with --many: local worker processes (default: one per CPU)')
+    where.add_argument('--workers', type=int, default=None, metavar='N',
+                       help='with --many: N local worker processes (default: one per CPU; 1: '
+                            'in this process); dask workers when dask.distributed is installed')
     where.add_argument('--scheduler', metavar='ADDRESS', default=None,
-                       help='with --many: address of a running dask scheduler')
+                       help='with --many: address of a running dask scheduler (needs '
+                            'dask.distributed: pip install "astrolens[all]")')
     enhance.add_argument('--model', default=DEFAULT_MODEL,
-                         help=f'shipped model name or saved model path (default {DEFAULT_MODEL})')
+                         help='shipped super-resolution model (astrolens models --kind sr lists '
+                              f'them) or saved model path (default {DEFAULT_MODEL})')
     enhance.add_argument('--tile', type=int, default=None,
                          help='largest tile side in input pixels (default 512)')
     enhance.add_argument('--uncertainty', action='store_true',
@@ -133,7 +150,10 @@ def add_commands(subparsers):
     enhance.add_argument('--max-pixels', type=int, default=None, metavar='N',
                          help='refuse images whose header declares more pixels (default '
                               '200000000; 0 for no limit)')
-    enhance.add_argument('--device', default='auto')
+    enhance.add_argument('--device', default='auto',
+                         help="torch device: 'auto' (default: a GPU when there is one), 'cpu', "
+                              "'cuda', 'cuda:1', 'mps'")
     enhance.add_argument('--overwrite', action='store_true', help='replace OUTPUT if it exists')
-    enhance.add_argument('-q', '--quiet', action='store_true')
+    enhance.add_argument('-q', '--quiet', action='store_true',
+                         help='no progress bar and no closing summary')
     enhance.set_defaults(func=_run_enhance)

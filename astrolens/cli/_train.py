@@ -17,7 +17,10 @@ __all__ = ['add_commands']
 
 def add_commands(subparsers):
     """Register ``train classifier`` and ``train sr``."""
-    train = subparsers.add_parser('train', help='train a model')
+    train = subparsers.add_parser(
+        'train', help='train a model',
+        description='Train a classifier (astrolens train classifier) or a super-resolution '
+                    'model (astrolens train sr); both checkpoint every epoch and resume.')
     kinds = train.add_subparsers(dest='model_kind', metavar='MODEL')
     clf = kinds.add_parser('classifier', help='train a LensClassifier (no / cdm / vortex)',
                            description='Train a LensClassifier on a DeepLense folder or on '
@@ -49,19 +52,31 @@ def add_commands(subparsers):
     clf.add_argument('--amp', default='auto', choices=('auto', 'bfloat16', 'off'),
                      help="mixed precision: 'auto' is float16 on CUDA and float32 on the CPU; "
                      "'bfloat16' about doubles training speed on CPUs with avx512_bf16")
-    clf.add_argument('--epochs', type=int, default=20)
-    clf.add_argument('--steps-per-epoch', type=int, default=None)
+    clf.add_argument('--epochs', type=int, default=20,
+                     help='passes over the training set, or batches of --steps-per-epoch '
+                          '(default 20)')
+    clf.add_argument('--steps-per-epoch', type=int, default=None,
+                     help='batches per epoch (default: the whole set; 200 when images are '
+                          'simulated afresh)')
     clf.add_argument('--batch-size', type=int, default=None, help='default 64 (32 with --stage)')
-    clf.add_argument('--lr', type=float, default=2e-3)
-    clf.add_argument('--weight-decay', type=float, default=0.05)
+    clf.add_argument('--lr', type=float, default=2e-3,
+                     help='peak learning rate: linear warm-up, then cosine decay (default 2e-3)')
+    clf.add_argument('--weight-decay', type=float, default=0.05,
+                     help='AdamW weight decay (default 0.05)')
     clf.add_argument('--crop', type=int, default=84, help='central crop side; 0: none')
-    clf.add_argument('--normalization', default='sqrt', choices=('sqrt', 'asinh', 'linear'))
-    clf.add_argument('--val-fraction', type=float, default=0.1)
-    clf.add_argument('--patience', type=int, default=None)
+    clf.add_argument('--normalization', default='sqrt', choices=('sqrt', 'asinh', 'linear'),
+                     help='stretch after the per-image min-max scaling (default sqrt)')
+    clf.add_argument('--val-fraction', type=float, default=0.1,
+                     help='share of the images held out for validation, the best epoch and '
+                          'calibration (default 0.1; 0: none)')
+    clf.add_argument('--patience', type=int, default=None,
+                     help='stop after this many epochs without improvement (default: never)')
     clf.add_argument('--max-minutes', type=float, default=None,
                      help='time budget; the learning-rate schedule is fitted into it')
-    clf.add_argument('--seed', type=int, default=0)
-    clf.add_argument('--device', default='auto')
+    clf.add_argument('--seed', type=int, default=0, help='seed of the run (default 0)')
+    clf.add_argument('--device', default='auto',
+                     help="torch device: 'auto' (default: a GPU when there is one), 'cpu', "
+                          "'cuda', 'cuda:1', 'mps'")
     clf.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     clf.add_argument('--checkpoint-dir', metavar='DIR', default=None,
                      help='checkpoint every epoch here and resume from it (default: '
@@ -71,7 +86,7 @@ def add_commands(subparsers):
                      'schedule, same architecture, crop and normalisation')
     clf.add_argument('--out', required=True, metavar='PATH',
                      help='write PATH.safetensors and PATH.json')
-    clf.add_argument('--no-progress', action='store_true')
+    clf.add_argument('--no-progress', action='store_true', help='no progress bars')
     clf.set_defaults(func=_run_train_classifier)
     train.set_defaults(func=lambda args: (train.print_help(), 2)[1])
 
@@ -92,37 +107,52 @@ def add_train_sr(train_subparsers):
                         'half of the Hubble Deep Field, drawn-scene lenses, stars and sky, '
                         'degraded afresh every step by astrolens.datasets (how the shipped '
                         'models are made); --max-minutes is the time budget')
-    p.add_argument('--scale', type=int, default=None)
-    p.add_argument('--n-train', type=int, default=1500)
-    p.add_argument('--n-test', type=int, default=300)
+    p.add_argument('--scale', type=int, default=None,
+                   help="upscaling factor (default: the preset's, else 2)")
+    p.add_argument('--n-train', type=int, default=1500,
+                   help='simulated training pairs with --preset (default 1500)')
+    p.add_argument('--n-test', type=int, default=300,
+                   help='fresh test pairs evaluated after training, with --preset (default '
+                        '300; 0: none)')
     p.add_argument('--data-seed', type=int, default=0, help='seed of the training pairs')
     p.add_argument('--test-seed', type=int, default=12345, help='seed of the test pairs')
-    p.add_argument('--arch', default='edsr-s')
+    p.add_argument('--arch', default='edsr-s',
+                   help="network: 'edsr-xs', 'edsr-s' (default), 'edsr-m' or 'srresnet'")
     p.add_argument('--loss', default='l1', choices=('l1', 'l2', 'gan'),
                    help="'gan': SRGAN-style training; start it from L1 weights with --init")
-    p.add_argument('--epochs', type=int, default=200)
-    p.add_argument('--max-minutes', type=float, default=None)
-    p.add_argument('--batch-size', type=int, default=16)
-    p.add_argument('--patch-size', type=int, default=24)
-    p.add_argument('--learning-rate', type=float, default=1e-3)
-    p.add_argument('--patience', type=int, default=None)
-    p.add_argument('--val-fraction', type=float, default=0.1)
+    p.add_argument('--epochs', type=int, default=200, help='most epochs (default 200)')
+    p.add_argument('--max-minutes', type=float, default=None,
+                   help='time budget; training stops when it is spent')
+    p.add_argument('--batch-size', type=int, default=16,
+                   help='pairs per batch (default 16)')
+    p.add_argument('--patch-size', type=int, default=24,
+                   help='side of the LR training crops in pixels (default 24)')
+    p.add_argument('--learning-rate', type=float, default=1e-3,
+                   help='learning rate (default 1e-3)')
+    p.add_argument('--patience', type=int, default=None,
+                   help='stop after this many epochs without improvement (default: never)')
+    p.add_argument('--val-fraction', type=float, default=0.1,
+                   help='share of the pairs held out for validation (default 0.1)')
     p.add_argument('--noise-augment', type=float, default=0.0,
                    help='input-noise jitter (normalised units), for few-shot runs')
     p.add_argument('--init', default=None, help='start from these weights (fine-tuning)')
     p.add_argument('--fine-tune', action='store_true',
                    help='few-shot: start from --init with SuperResolver.fine_tune')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=int, default=0, help='seed of the run (default 0)')
     p.add_argument('--checkpoint-dir', metavar='DIR', default=None,
                    help='checkpoint every epoch here and resume from it (default: '
                         'OUTPUT.checkpoint, removed once the model is saved)')
     p.add_argument('--cache', default=None,
                    help='folder for simulated/registered hsc-hst pairs (reused when present)')
-    p.add_argument('--device', default='auto')
+    p.add_argument('--device', default='auto',
+                   help="torch device: 'auto' (default: a GPU when there is one), 'cpu', "
+                        "'cuda', 'cuda:1', 'mps'")
     p.add_argument('--name', default=None, help='model name recorded in the config')
     p.add_argument('-o', '--output', required=True, help='PATH for PATH.safetensors/.json')
-    p.add_argument('--overwrite', action='store_true')
-    p.add_argument('-q', '--quiet', action='store_true')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace OUTPUT.safetensors/.json if they exist')
+    p.add_argument('-q', '--quiet', action='store_true',
+                   help='no progress bars and no closing summary')
     p.set_defaults(func=main_train_sr)
     return p
 

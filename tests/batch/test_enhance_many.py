@@ -162,10 +162,11 @@ def test_inputs_are_never_overwritten(cutouts, tmp_path):
         enhance_many(cutouts, tmp_path / 'out', manifest=cutouts[0], progress=False)
 
 
-def test_without_dask_the_error_says_what_to_install(cutouts, tmp_path, monkeypatch):
+def test_without_dask_a_scheduler_says_what_to_install(cutouts, tmp_path, monkeypatch):
+    # (without a scheduler the batch runs on local processes: tests/batch/test_local.py)
     monkeypatch.setitem(sys.modules, 'distributed', None)
     with pytest.raises(ImportError, match=r'pip install "astrolens\[all\]"'):
-        enhance_many(cutouts, tmp_path / 'out')
+        enhance_many(cutouts, tmp_path / 'out', scheduler='tcp://127.0.0.1:1')
 
 
 def test_import_astrolens_does_not_import_dask():

@@ -50,7 +50,7 @@ def test_classify_writes_ecsv(trained, folder, tmp_path):
     table = Table.read(table_path, format='ascii.ecsv')
     assert len(table) == 12
     assert table.colnames == ['file', 'class', 'p_no', 'p_cdm', 'p_vortex', 'outlier',
-                              'outlier_score']
+                              'outlier_score', 'error']
     # this model has no outlier statistics (too few validation images): unknown, not False
     assert table['outlier'].mask.all()
     np.testing.assert_allclose(table['p_no'] + table['p_cdm'] + table['p_vortex'], 1,
