@@ -46,8 +46,8 @@ def add_commands(subparsers):
                           help="torch device: 'auto' (default: a GPU when there is one), 'cpu', "
                                "'cuda', 'cuda:1', 'mps'")
     classify.add_argument('--out', metavar='TABLE.ecsv', default=None,
-                          help='write the table there (ECSV, with status, seconds and worker '
-                               'columns) instead of printing it')
+                          help='write the table there (ECSV: file, class, p_<class>..., '
+                               'outlier, outlier_score, error) instead of printing it')
     classify.add_argument('--overwrite', action='store_true',
                           help='replace the --out table if it exists')
     classify.add_argument('-q', '--quiet', action='store_true',
