@@ -41,14 +41,14 @@ def _gallery_rc(gallery_conf, fname):
 
     The pages show a figure about 9 inches wide at most (870 CSS pixels); an
     example drawn 10-11 inches wide is scaled down by up to a fifth, so the
-    default text is 13 points (about 10.5 points as shown).
+    default text, tick labels included, is 13 points (about 10.5 points as shown).
     """
     import matplotlib.pyplot as plt
 
     plt.rcdefaults()
     plt.rcParams.update({'font.size': 13, 'axes.titlesize': 'medium',
                          'axes.labelsize': 'medium', 'legend.fontsize': 'small',
-                         'xtick.labelsize': 'small', 'ytick.labelsize': 'small'})
+                         'xtick.labelsize': 'medium', 'ytick.labelsize': 'medium'})
 
 
 sphinx_gallery_conf = {

@@ -36,9 +36,11 @@ write_fits(lr, path)
 print(f'{path.name}: {lr.data.shape}, {lr.unit}, PA {lr.meta["position_angle"]:.0f} deg')
 
 # %%
-# Enhance the file. ``flux='total'`` (the model's default) rescales the
-# output so that its sum equals the input's; ``flux='block'`` would make
-# every 3x3 block sum to its input pixel.
+# Enhance the file. ``flux='local'`` (the shipped models' default) corrects
+# the output until, observed again the way the input was, it reproduces the
+# input, and makes its sum equal the input's; ``flux='total'`` would only
+# rescale the sum, and ``flux='block'`` make every 3x3 block sum to its
+# input pixel.
 
 sr = SuperResolver.from_pretrained('hsc-hst-x3')
 enhanced = sr.enhance(path, progress=False)
