@@ -88,8 +88,8 @@ def _checked(nd, path, args, role):
 
 def _factor(args, lr, hr):
     """``--factor``, or the shipped model's factor (printed with the reason)."""
-    if args.factor is not None or args.assume_aligned:
-        return args.factor
+    if args.factor is not None or args.assume_aligned or args.fit_scale:
+        return args.factor  # with --fit-scale: the nearest integer to the fitted ratio
     from astrolens.wcs_utils import pixel_scale
 
     try:
@@ -119,6 +119,12 @@ def _run_register(args):
         raise ValueError(msg)
     options = {'lr_psf': args.lr_psf_fwhm, 'hr_psf': args.hr_psf_fwhm,
                'method': args.method, 'max_shift': args.max_shift}
+    if args.fit_scale:
+        options.update(fit_scale=True, scale_ratio=args.scale_ratio,
+                       fit_rotation=args.fit_rotation)
+    elif args.scale_ratio is not None or args.fit_rotation:
+        msg = '--scale-ratio and --fit-rotation are options of --fit-scale'
+        raise ValueError(msg)
     out = Path(args.output)
     if folders:
         return _register_folders(args, out, options)
@@ -143,6 +149,10 @@ def _run_register(args):
     factor = _factor(args, lr, hr)
     pair = register_pair(lr, hr, factor=factor, assume_aligned=args.assume_aligned, **options)
     chi2 = pair.consistency()
+    if args.fit_scale:
+        rotation = f', rotation {pair.rotation:.3f} deg' if args.fit_rotation else ''
+        print(f'fitted scale ratio {pair.scale_ratio:.4f} +/- {pair.scale_ratio_error:.4f} '
+              f'(LR / HR pixel scale){rotation}')
     write_fits(pair.lr, lr_out, overwrite=args.overwrite)
     write_fits(pair.hr, hr_out, overwrite=args.overwrite)
     print(f'factor {pair.factor}; shift (y, x) = ({pair.shift[0]:.4f}, {pair.shift[1]:.4f}) '
@@ -240,6 +250,18 @@ def add_commands(subparsers):
                              'multiple of the LR shape), as DeepLense LR/HR pairs: ignore or '
                              'do without their WCS; the residual offset is still measured and '
                              'corrected')
+    parser.add_argument('--fit-scale', action='store_true',
+                        help='measure the LR / HR pixel-scale ratio and offset from the '
+                             'content (the HR blurred to the LR PSF and sampled on the LR '
+                             'grid, fitted to the LR), for pairs without a WCS or whose WCS '
+                             'scale is wrong; the fitted ratio is printed and the HR resampled '
+                             'with it. --factor defaults to the nearest integer to it')
+    parser.add_argument('--scale-ratio', type=float, metavar='RATIO',
+                        help='with --fit-scale: the nominal LR / HR pixel-scale ratio to start '
+                             'from (default: from the WCSs; needed without them, e.g. 1.98 '
+                             'for SDSS 0.396"/px and KiDS 0.2"/px)')
+    parser.add_argument('--fit-rotation', action='store_true',
+                        help='with --fit-scale: fit a small rotation (up to 5 degrees) too')
     parser.add_argument('--method', default='adaptive', choices=('adaptive', 'exact', 'interp'),
                         help='resampling: adaptive (default, anti-aliased and flux-conserving), '
                              'exact (polygon overlap) or interp (bicubic)')

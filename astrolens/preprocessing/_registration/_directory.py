@@ -20,10 +20,11 @@ REPORT_NAME = 'registration.ecsv'
 def _report_table(rows):
     names = ('name', 'lr_file', 'hr_file', 'status', 'factor', 'shift_y', 'shift_x',
              'shift_error_y', 'shift_error_x', 'shift_y_arcsec', 'shift_x_arcsec',
-             'dra_arcsec', 'ddec_arcsec', 'flux_ratio', 'consistency', 'message')
+             'dra_arcsec', 'ddec_arcsec', 'flux_ratio', 'scale_ratio', 'scale_ratio_error',
+             'consistency', 'message')
     columns = {name: [row[name] for row in rows] for name in names}
     table = Table(columns, names=names,
-                  dtype=[str, str, str, str, int] + [float] * 10 + [str])
+                  dtype=[str, str, str, str, int] + [float] * 12 + [str])
     for name in ('shift_y', 'shift_x', 'shift_error_y', 'shift_error_x'):
         table[name].unit = 'pix'
         table[name].description = 'LR pixels'
@@ -32,14 +33,16 @@ def _report_table(rows):
     table.meta['description'] = (
         'astrolens register_directory: shift is the offset applied to the HR content '
         '(LR pixels, y x) to align it with the LR; dra/ddec are HR-WCS minus LR-WCS '
-        'coordinates; status is ok, failed or unpaired')
+        'coordinates; scale_ratio is LR / HR pixel scale (fitted with fit_scale, its '
+        'error NaN otherwise); status is ok, failed or unpaired')
     return table
 
 
 def _empty_row(name, lr_file, hr_file, status, message):
     row = dict.fromkeys(('shift_y', 'shift_x', 'shift_error_y', 'shift_error_x',
                          'shift_y_arcsec', 'shift_x_arcsec', 'dra_arcsec', 'ddec_arcsec',
-                         'flux_ratio', 'consistency'), np.nan)
+                         'flux_ratio', 'scale_ratio', 'scale_ratio_error', 'consistency'),
+                        np.nan)
     row.update(name=name, lr_file=lr_file, hr_file=hr_file, status=status, factor=0,
                message=message)
     return row
@@ -47,7 +50,8 @@ def _empty_row(name, lr_file, hr_file, status, message):
 
 def register_directory(lr_dir, hr_dir, out_dir, *, pattern='*.fits', factor=None,
                        lr_psf=None, hr_psf=None, method='adaptive', upsample_factor=100,
-                       max_shift=None, overwrite=False, progress=True):
+                       max_shift=None, fit_scale=False, scale_ratio=None, fit_rotation=False,
+                       overwrite=False, progress=True):
     """Register every LR/HR pair of two folders, pairing files by name.
 
     Each pair is registered with `register_pair`; the LR goes to
@@ -69,6 +73,9 @@ def register_directory(lr_dir, hr_dir, out_dir, *, pattern='*.fits', factor=None
     factor, lr_psf, hr_psf, method, upsample_factor, max_shift
         Passed to `register_pair` (PSFs as arrays or FWHMs, shared by all
         pairs; by default each file's ``PSF`` extension).
+    fit_scale, scale_ratio, fit_rotation
+        Passed to `register_pair`: the scale ratio is fitted pair by pair
+        and reported in the ``scale_ratio`` column.
     overwrite : bool, optional
         Replace existing outputs. Default: a pair whose outputs exist fails.
         Inputs are never replaced: an ``out_dir`` whose ``LR``/``HR``
@@ -110,7 +117,9 @@ def register_directory(lr_dir, hr_dir, out_dir, *, pattern='*.fits', factor=None
                 warnings.simplefilter('always')
                 pair = register_pair(lr_path, hr_path, factor=factor, lr_psf=lr_psf,
                                      hr_psf=hr_psf, method=method,
-                                     upsample_factor=upsample_factor, max_shift=max_shift)
+                                     upsample_factor=upsample_factor, max_shift=max_shift,
+                                     fit_scale=fit_scale, scale_ratio=scale_ratio,
+                                     fit_rotation=fit_rotation)
                 chi2 = pair.consistency()
             for path in (out_dir / 'LR' / name, out_dir / 'HR' / name):
                 check_writable(path, overwrite=overwrite)
@@ -128,7 +137,9 @@ def register_directory(lr_dir, hr_dir, out_dir, *, pattern='*.fits', factor=None
                      'shift_y_arcsec': pair.shift_arcsec[0],
                      'shift_x_arcsec': pair.shift_arcsec[1],
                      'dra_arcsec': pair.sky_offset[0], 'ddec_arcsec': pair.sky_offset[1],
-                     'flux_ratio': pair.flux_ratio, 'consistency': chi2, 'message': message})
+                     'flux_ratio': pair.flux_ratio, 'scale_ratio': pair.scale_ratio,
+                     'scale_ratio_error': pair.scale_ratio_error, 'consistency': chi2,
+                     'message': message})
     table = _report_table(rows)
     with atomic_path(report_path, overwrite=overwrite) as tmp:
         table.write(tmp, format='ascii.ecsv', overwrite=True)

@@ -16,8 +16,8 @@ from astrolens.io import (
                           resampled_variance_factor,
                           to_nddata,
 )
-from astrolens.preprocessing._psf import _normalise_psf
-from astrolens.preprocessing._registration import _core
+from astrolens.preprocessing._psf import _FWHM_TO_SIGMA, _normalise_psf
+from astrolens.preprocessing._registration import _core, _scale
 from astrolens.utils import AstrolensUserWarning
 from astrolens.wcs_utils import make_wcs, pixel_scale, scale_wcs
 
@@ -75,6 +75,16 @@ class RegisteredPair:
         Resampling method used.
     psf_kernel : `~numpy.ndarray`
         Kernel on the fine grid turning the HR PSF into the LR PSF.
+    scale_ratio : float
+        LR over HR pixel scale: fitted from the content with
+        ``fit_scale=True``, otherwise that of the WCSs (NaN without them).
+    scale_ratio_error : float
+        1-sigma uncertainty of a fitted ``scale_ratio`` (from the curvature of
+        the fit, scaled up by its reduced chi-square when above 1); NaN when
+        not fitted.
+    rotation : float
+        Fitted rotation of the HR grid relative to the start, in degrees
+        (0 unless ``fit_rotation=True``).
     """
 
     lr: NDData
@@ -89,6 +99,9 @@ class RegisteredPair:
     footprint: np.ndarray = field(repr=False)
     method: str = 'adaptive'
     psf_kernel: np.ndarray = field(default=None, repr=False)
+    scale_ratio: float = np.nan
+    scale_ratio_error: float = np.nan
+    rotation: float = 0.0
 
     def consistency(self, *, gain=None):
         """Reduced chi-square of the LR image against the registered HR.
@@ -185,6 +198,63 @@ def _aligned_factor(lr_shape, hr_shape, factor):
     return int(ratios[0])
 
 
+def _meta_scale(nd):
+    value = nd.meta.get('pixel_scale') if nd.meta else None
+    return float(value) if value is not None else None
+
+
+def _psf_sigma(psf, scale):
+    """Gaussian-equivalent sigma of a parsed PSF, in arcsec (``scale``: its pixels)."""
+    kind, value = psf
+    if kind == 'fwhm':
+        return value * _FWHM_TO_SIGMA
+    return float(np.sqrt(_core._second_moment(value))) * scale
+
+
+def _fit_geometry(lr, hr, *, lr_psf, hr_psf, scale_ratio, fit_rotation, max_change):
+    """LR WCS (a pseudo one without), HR WCS from the fitted geometry, and the fit."""
+    if scale_ratio is not None and not (np.isfinite(scale_ratio) and scale_ratio > 0):
+        msg = f'scale_ratio must be a positive LR / HR pixel-scale ratio, got {scale_ratio!r}'
+        raise ValueError(msg)
+    if not (np.isfinite(max_change) and 0 < max_change < 0.5):
+        msg = f'max_scale_change must be between 0 and 0.5, got {max_change!r}'
+        raise ValueError(msg)
+    with_wcs = all(nd.wcs is not None and nd.wcs.has_celestial for nd in (lr, hr))
+    if lr.wcs is not None and lr.wcs.has_celestial:
+        lr_wcs = lr.wcs.celestial
+    else:
+        lr_wcs = make_wcs(lr.data.shape, _meta_scale(lr) or 1.0)
+    if scale_ratio is None and not with_wcs:
+        lr_meta, hr_meta = _meta_scale(lr), _meta_scale(hr)
+        if lr_meta is None or hr_meta is None:
+            msg = ('fit_scale=True without a WCS on both images needs the nominal ratio of '
+                   'the pixel scales to start from: pass scale_ratio= (LR / HR, e.g. '
+                   '0.396 / 0.2 for SDSS and KiDS)')
+            raise ValueError(msg)
+        scale_ratio = lr_meta / hr_meta
+    a0, c0, s0 = _scale.start_geometry(lr_wcs if with_wcs else None,
+                                       hr.wcs if with_wcs else None,
+                                       lr.data.shape, hr.data.shape, scale_ratio)
+    lr_scale = pixel_scale(lr_wcs)
+    lr_sigma = _psf_sigma(_parse_psf(lr_psf, lr, 'lr'), lr_scale)
+    hr_sigma = _psf_sigma(_parse_psf(hr_psf, hr, 'hr'), lr_scale / s0)
+    kernel = np.sqrt(max(lr_sigma ** 2 - hr_sigma ** 2, 0.0)) / (lr_scale / s0)
+    lr_data, lr_valid = _valid(lr)
+    hr_data, hr_valid = _valid(hr)
+    try:
+        fit = _scale.fit_scale(np.where(lr_valid, lr_data, 0.0), lr_valid,
+                               np.where(hr_valid, hr_data, 0.0), hr_valid, a0=a0, c0=c0, s0=s0,
+                               kernel_sigma=kernel, max_change=max_change,
+                               fit_rotation=fit_rotation)
+    except ValueError as error:
+        raise NoOverlapError(str(error)) from None
+    # the fitted offset as a displacement of the HR content at the LR centre (LR pixels)
+    centre = np.array([(lr.data.shape[0] - 1) / 2.0, (lr.data.shape[1] - 1) / 2.0])
+    moved = fit.offset + fit.matrix @ centre - c0
+    start_shift = -np.linalg.solve(a0, moved)
+    return lr_wcs, _scale.fitted_wcs(lr_wcs, fit), fit, start_shift
+
+
 def _max_shift_lr(max_shift, lr_scale, lr_shape):
     if max_shift is None:
         return max(1.0, min(lr_shape) / 4.0)
@@ -250,7 +320,8 @@ def _resampled_uncertainty(hr, hr_valid, hr_wcs, target, shape, *, method, surfa
 
 
 def register_pair(lr, hr, *, factor=None, lr_psf=None, hr_psf=None, method='adaptive',
-                  upsample_factor=100, max_shift=None, assume_aligned=False):
+                  upsample_factor=100, max_shift=None, assume_aligned=False, fit_scale=False,
+                  scale_ratio=None, fit_rotation=False, max_scale_change=0.25):
     """Put ``hr`` on an exact ``factor`` x grid of ``lr``, conserving flux.
 
     The LR image is the reference and is left untouched. The HR image is
@@ -296,6 +367,31 @@ def register_pair(lr, hr, *, factor=None, lr_psf=None, hr_psf=None, method='adap
         ignoring any HR WCS. The offset is still measured and corrected.
         Without a LR WCS, a PSF FWHM is read in units of
         ``lr.meta['pixel_scale']`` (default 1 per LR pixel).
+    fit_scale : bool, optional
+        Measure the ratio of the pixel scales (and the offset) from the
+        content instead of trusting the WCSs: for pairs without a WCS, or
+        whose WCS scale is wrong (cutouts of two surveys can be several per
+        cent off their nominal scales). The HR image, blurred by a Gaussian
+        from its PSF to the LR PSF (width fitted too) and by the LR pixel,
+        is sampled at the LR pixel centres and fitted to the LR with flux
+        scale and background free (`scipy.optimize.least_squares`, started
+        from the best correlation over a grid of ratios within
+        ``max_scale_change``). The HR is then resampled once with the fitted
+        geometry; ``factor`` defaults to the nearest integer to the fitted
+        ratio. The start is the WCSs when both images have one, otherwise
+        the two image centres together with axes aligned at
+        ``scale_ratio``; without a LR WCS the output has none and a PSF FWHM
+        is in units of ``lr.meta['pixel_scale']`` (default 1 per LR pixel).
+    scale_ratio : float, optional
+        Nominal LR / HR pixel-scale ratio the fit starts from (with
+        ``fit_scale``). Default: that of the WCSs, or of the two
+        ``meta['pixel_scale']``; without either it is required.
+    fit_rotation : bool, optional
+        With ``fit_scale``, fit a small rotation of the HR grid too (within
+        5 degrees of the start).
+    max_scale_change : float, optional
+        With ``fit_scale``, the largest relative departure of the ratio from
+        its start that is searched (default 25%).
 
     Returns
     -------
@@ -321,14 +417,28 @@ def register_pair(lr, hr, *, factor=None, lr_psf=None, hr_psf=None, method='adap
     if lr.data.ndim != 2 or hr.data.ndim != 2:
         msg = 'register_pair needs two 2-D images, not batches'
         raise ValueError(msg)
-    if assume_aligned:
+    if fit_scale and assume_aligned:
+        msg = ('fit_scale=True measures the geometry that assume_aligned=True takes as '
+               'given: pass one of them')
+        raise ValueError(msg)
+    if (fit_rotation or scale_ratio is not None) and not fit_scale:
+        msg = 'scale_ratio and fit_rotation are options of fit_scale=True'
+        raise ValueError(msg)
+    fit = None
+    if fit_scale:
+        lr_wcs, hr_wcs, fit, start_shift = _fit_geometry(lr, hr, lr_psf=lr_psf, hr_psf=hr_psf,
+                                            scale_ratio=scale_ratio, fit_rotation=fit_rotation,
+                                            max_change=max_scale_change)
+        factor = _check_factor(factor, fit.ratio, 1.0)
+    elif assume_aligned:
         factor = _aligned_factor(lr.data.shape, hr.data.shape, factor)
         lr_wcs, hr_wcs = _aligned_wcs(lr, hr, factor)
     else:
         if lr.wcs is None or hr.wcs is None or not (lr.wcs.has_celestial
                                                     and hr.wcs.has_celestial):
             msg = ('register_pair needs a celestial WCS on both images; pass '
-                   'assume_aligned=True for pixel-aligned arrays')
+                   'assume_aligned=True for pixel-aligned arrays, or fit_scale=True to '
+                   'measure the scale ratio and offset from the content')
             raise ValueError(msg)
         lr_wcs, hr_wcs = lr.wcs, hr.wcs
         factor = _check_factor(factor, pixel_scale(lr_wcs), pixel_scale(hr_wcs))
@@ -408,6 +518,11 @@ def register_pair(lr, hr, *, factor=None, lr_psf=None, hr_psf=None, method='adap
                                          area_ratio=(lr_scale / factor) ** 2
                                          / pixel_scale(hr_wcs) ** 2, valid=valid)
 
+    if fit is not None:
+        total = total + start_shift
+        ratio, ratio_error, rotation = fit.ratio, fit.ratio_error, fit.rotation
+    else:
+        ratio, ratio_error, rotation = lr_scale / pixel_scale(hr_wcs), np.nan, 0.0
     shift = (float(total[0]), float(total[1]))
     meta = resampled_meta(hr.meta, pixel_scale(hr_wcs) * factor / lr_scale, keep_psf=True)
     meta.update({'registration_factor': factor, 'registration_method': method,
@@ -415,16 +530,23 @@ def register_pair(lr, hr, *, factor=None, lr_psf=None, hr_psf=None, method='adap
                  'registration_shift_error_y': float(error[0]),
                  'registration_shift_error_x': float(error[1]),
                  'registration_flux_ratio': float(flux_ratio),
+                 'registration_scale_ratio': float(ratio),
+                 'registration_scale_ratio_error': float(ratio_error),
+                 'registration_rotation': float(rotation),
                  'pixel_scale': lr_scale / factor})
-    out_wcs = None if (assume_aligned and lr.wcs is None) else _with_observation_of(
+    no_lr_wcs = lr.wcs is None or not lr.wcs.has_celestial
+    out_wcs = None if ((assume_aligned or fit is not None) and no_lr_wcs) else _with_observation_of(
         scale_wcs(lr.wcs, factor), hr.wcs if hr.wcs is not None and not assume_aligned
         else None)
     registered = NDData(out, wcs=out_wcs, unit=hr.unit, mask=~valid, meta=meta, psf=hr_fine,
                         uncertainty=uncertainty)
-    sky = _sky_offset(lr_wcs, lr.data.shape, total) if out_wcs is not None else (np.nan,) * 2
+    placed_by_wcs = out_wcs is not None and (fit is None or (hr.wcs is not None
+                                                             and hr.wcs.has_celestial))
+    sky = _sky_offset(lr_wcs, lr.data.shape, total) if placed_by_wcs else (np.nan,) * 2
     return RegisteredPair(lr=lr, hr=registered, factor=factor, shift=shift,
                           shift_error=(float(error[0]), float(error[1])),
                           shift_arcsec=(shift[0] * lr_scale, shift[1] * lr_scale),
                           sky_offset=sky, flux_ratio=float(flux_ratio),
                           flux_scale=float(flux_scale), footprint=footprint,
-                          method=method, psf_kernel=kernel)
+                          method=method, psf_kernel=kernel, scale_ratio=float(ratio),
+                          scale_ratio_error=float(ratio_error), rotation=float(rotation))
