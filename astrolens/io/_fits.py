@@ -8,7 +8,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.nddata import InverseVariance, NDData, StdDevUncertainty, VarianceUncertainty
 
-from astrolens.io._header import astrolens_cards, non_wcs_header
+from astrolens.io._header import SR_PSF_CARDS, astrolens_cards, non_wcs_header
 from astrolens.io._layouts import checked_data, find_layout
 from astrolens.io._masks import HST_DQ_FLAGS, bad_pixels_from_bitmask, lsst_planes
 from astrolens.io._parse import _build, as_image_array
@@ -213,7 +213,12 @@ def _scalar_meta_cards(meta):
                 continue
             if isinstance(value, str) and len(value) > 60:
                 continue
-            cards.append((f'HIERARCH ASTROLENS {key.upper()}', value))
+            if key in SR_PSF_CARDS:
+                # the PSF cards an astronomer reads: short names, with their units
+                keyword, comment = SR_PSF_CARDS[key]
+                cards.append((keyword, (value, comment)))
+            else:
+                cards.append((f'HIERARCH ASTROLENS {key.upper()}', value))
     return cards
 
 
@@ -238,9 +243,11 @@ def write_fits(nddata, path, *, overwrite=False):
     The image (2-D, or a 3-D cube) goes in the primary HDU with its WCS and
     ``BUNIT``; the mask, uncertainty and PSF, when present, go in extensions
     named ``MASK`` (0/1), ``UNCERT`` (with ``UTYPE`` = ``std``, ``var`` or
-    ``ivar``, and the WCS and the matching ``BUNIT``) and ``PSF``. Non-WCS
-    cards in ``meta['header']`` and scalar ``meta`` entries (as
-    ``HIERARCH ASTROLENS`` cards) are kept; WCS cards are written only from
+    ``ivar``, and the WCS and the matching ``BUNIT``) and ``PSF`` (with
+    ``FWHMPIX``, its FWHM in its own pixels). Non-WCS cards in
+    ``meta['header']`` and scalar ``meta`` entries (as ``HIERARCH ASTROLENS``
+    cards, or the short PSF cards of `astrolens.io.SR_PSF_CARDS` such as
+    ``SRPSFSRC`` and ``SRPSFOUT``) are kept; WCS cards are written only from
     ``nddata.wcs``, so no stale ones survive. The file is written beside
     ``path`` under a temporary name and then renamed (a killed process never
     leaves half a file); it gets the usual permissions (``0o666`` less the
@@ -288,7 +295,13 @@ def write_fits(nddata, path, *, overwrite=False):
         hdus.append(uhdu)
     psf = getattr(nd, 'psf', None)
     if psf is not None:
-        hdus.append(fits.ImageHDU(np.asarray(psf), name='PSF'))
+        from astrolens.utils import psf_fwhm
+
+        phdu = fits.ImageHDU(np.asarray(psf), name='PSF')
+        if phdu.data.ndim == 2 and np.all(np.isfinite(phdu.data)):
+            phdu.header['FWHMPIX'] = (round(psf_fwhm(phdu.data), 4),
+                                      '[pixel] FWHM of this PSF image')
+        hdus.append(phdu)
     with atomic_path(path, overwrite=overwrite) as tmp:
         fits.HDUList(hdus).writeto(tmp, overwrite=True, output_verify='silentfix')
     return Path(path)

@@ -7,7 +7,8 @@ from astropy.io import fits
 
 from astrolens.wcs_utils import wcs_header_keys
 
-__all__ = ['PIXEL_STATISTICS', 'non_wcs_header', 'resampled_header', 'resampled_meta']
+__all__ = ['PIXEL_STATISTICS', 'SR_PSF_CARDS', 'non_wcs_header', 'resampled_header',
+           'resampled_meta']
 
 _STRUCTURAL = {'SIMPLE', 'BITPIX', 'NAXIS', 'EXTEND', 'BZERO', 'BSCALE', 'BLANK', 'XTENSION',
                'PCOUNT', 'GCOUNT', 'EXTNAME', 'EXTVER', 'EXTLEVEL', 'BUNIT', 'CHECKSUM',
@@ -30,14 +31,29 @@ _PIXEL_SCALE_CARDS = ('PIXSCALE', 'PIXSCAL1', 'PIXSCAL2', 'SECPIX', 'SECPIX1', '
 
 _ASTROLENS = 'ASTROLENS '
 
+#: ``meta`` entries of a super-resolved image written as short cards (keyword, comment): the
+#: PSFs of the output and of the input it was computed from (see docs/superres.rst).
+SR_PSF_CARDS = {
+    'sr_psf_source': ('SRPSFSRC', 'where the input PSF came from'),
+    'sr_psf_in': ('SRPSFIN', '[arcsec] FWHM of the input PSF'),
+    'sr_psf_in_pix': ('SRPSFINP', '[pixel] FWHM of the input PSF, input pixels'),
+    'sr_psf_in_err': ('SRPSFERR', '[arcsec] uncertainty of SRPSFIN (stars)'),
+    'sr_psf_nstars': ('SRPSFNST', 'number of stars the input PSF was fitted on'),
+    'sr_psf_out': ('SRPSFOUT', '[arcsec] FWHM of the output PSF (PSF extension)'),
+    'sr_psf_out_pix': ('SRPSFOUP', '[pixel] FWHM of the output PSF, output pixels'),
+}
+_SR_PSF_KEYWORDS = {card: key for key, (card, _) in SR_PSF_CARDS.items()}
+
 
 def astrolens_cards(header):
-    """``meta`` entries from astrolens' own ``HIERARCH ASTROLENS KEY`` cards."""
+    """``meta`` entries from astrolens' own cards (``HIERARCH ASTROLENS KEY``, `SR_PSF_CARDS`)."""
     meta = {}
     for card in header.cards:
         key = card.keyword
         if key.upper().startswith(_ASTROLENS):
             meta[key[len(_ASTROLENS):].lower()] = card.value
+        elif key in _SR_PSF_KEYWORDS:
+            meta[_SR_PSF_KEYWORDS[key]] = card.value
     return meta
 
 
@@ -49,8 +65,8 @@ def non_wcs_header(header):
 
     WCS cards (those wcslib writes, CD/PC/PV/SIP/distortion cards, IRAF
     ``WAT*``) are left out because the writer writes the WCS afresh from the
-    `~astropy.wcs.WCS` object; astrolens' ``HIERARCH ASTROLENS`` cards go to
-    ``meta`` instead. Date and equinox cards stay.
+    `~astropy.wcs.WCS` object; astrolens' ``HIERARCH ASTROLENS`` cards and the
+    PSF cards of `SR_PSF_CARDS` go to ``meta`` instead. Date and equinox cards stay.
 
     Parameters
     ----------
@@ -66,7 +82,7 @@ def non_wcs_header(header):
         key = card.keyword
         if key in _STRUCTURAL or key in wcs_keys or _STRUCTURAL_PATTERN.match(key):
             continue
-        if key.upper().startswith(_ASTROLENS):
+        if key.upper().startswith(_ASTROLENS) or key in _SR_PSF_KEYWORDS:
             continue
         if getattr(card, '_invalid', False):
             # cards astropy could not parse (e.g. ESO-LOG lines): copying them would make

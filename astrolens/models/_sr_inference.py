@@ -30,6 +30,7 @@ The functions take the fitted estimator (``model_``, ``scale``, ``name_``,
 import numpy as np
 import torch
 from astropy import units as u
+from astropy.io import fits
 from astropy.nddata import NDData, StdDevUncertainty
 from scipy import ndimage
 
@@ -43,6 +44,12 @@ from astrolens.io import (
 )
 from astrolens.models._sr_deconvolve import observation_kernel, refine_to_noise
 from astrolens.models._sr_flux import correct_flux, match_output_psf
+from astrolens.models._sr_psf import (
+                                      HEADER_PSF_KEYWORDS,
+                                      output_psf_image,
+                                      pixel_scale_of,
+                                      resolve_input_psf,
+)
 from astrolens.models._tiling import tiled_apply
 from astrolens.utils import bicubic_upscale, psf_fwhm, robust_sigma
 from astrolens.version import __version__
@@ -163,7 +170,8 @@ def check_psf(psf, *, name='psf'):
         except (TypeError, ValueError):
             value = float('nan')
         if not (np.isfinite(value) and value > 0):
-            msg = f'{name} must be a positive FWHM in input pixels or a 2-D image, got {psf!r}'
+            msg = (f'{name} must be a positive FWHM in input pixels, an angle, a 2-D image '
+                   f"or 'stars', got {psf!r}")
             raise ValueError(msg)
         return value
     image = np.asarray(psf, dtype=np.float64)
@@ -370,8 +378,9 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
     sigma = uncertainty_sigma(nd.uncertainty, bad)
     if sigma is None:
         sigma = noise_level(image, bad)       # once: seconds on a large image
-    if opts['psf'] is None and getattr(nd, 'psf', None) is not None:
-        opts['psf'] = check_psf(nd.psf, name='the PSF of the input')
+    # the input's PSF and where it came from (argument, NDData, PSF HDU, header, stars, prior)
+    resolved = resolve_input_psf(nd, opts['psf'], check_psf=check_psf)
+    opts['psf'] = resolved.psf
     check_domain(est, image, bad, wcs=nd.wcs, sigma=sigma, psf=opts['psf'])
     report = {}
     # per pixel, the uncertainty tells deconvolve where bright sources are noisier (Poisson)
@@ -389,6 +398,12 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
                  'sr_flux': 'none' if flux is None else flux, 'sr_arch': est.arch})
     if opts['psf'] is not None:
         meta['sr_output_fwhm'] = float(output_fwhm)      # output pixels
+    out_fwhm = float(output_fwhm) if opts['psf'] is not None else est._output_fwhm()
+    meta.update(_psf_meta(resolved, out_fwhm, pixel_scale_of(nd), s))
+    if isinstance(meta.get('header'), fits.Header):
+        # the input's seeing cards describe a PSF the output no longer has (SRPSFIN keeps it)
+        for key, _ in HEADER_PSF_KEYWORDS:
+            meta['header'].remove(key, ignore_missing=True, remove_all=True)
     if 'deconvolve_iterations' in report:
         meta['sr_deconvolve_iterations'] = report['deconvolve_iterations']
     wcs = scale_wcs(nd.wcs, s) if nd.wcs is not None else None
@@ -397,7 +412,23 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
     propagated = upsample_uncertainty(nd.uncertainty, s, surface_brightness=sb, dtype=dtype)
     unc = combine_in_quadrature(propagated, std, dtype=dtype)
     return restore_type(NDData(sr.astype(dtype), wcs=wcs, unit=nd.unit, mask=mask, meta=meta,
-                               uncertainty=unc), data)
+                               uncertainty=unc, psf=output_psf_image(out_fwhm)), data)
+
+
+def _psf_meta(resolved, out_fwhm, pixel_scale, scale):
+    """The ``sr_psf_*`` entries (`astrolens.io.SR_PSF_CARDS`) of an output of PSF ``out_fwhm``."""
+    meta = {'sr_psf_source': resolved.source, 'sr_psf_out_pix': round(out_fwhm, 4)}
+    if pixel_scale is not None:
+        meta['sr_psf_out'] = round(out_fwhm * pixel_scale / scale, 4)
+    if resolved.fwhm is not None:
+        meta['sr_psf_in_pix'] = round(resolved.fwhm, 4)
+        if pixel_scale is not None:
+            meta['sr_psf_in'] = round(resolved.fwhm * pixel_scale, 4)
+            if resolved.fwhm_error is not None:
+                meta['sr_psf_in_err'] = round(resolved.fwhm_error * pixel_scale, 4)
+    if resolved.n_stars is not None:
+        meta['sr_psf_nstars'] = int(resolved.n_stars)
+    return meta
 
 
 def _enhance_cube(est, nd, *, progress, opts):
@@ -435,13 +466,17 @@ def _enhance_cube(est, nd, *, progress, opts):
         meta['sr_deconvolve_iterations'] = ','.join(
             str(o.meta.get('sr_deconvolve_iterations', '-')) for o in outs)
     return NDData(np.stack([o.data for o in outs]), wcs=wcs, unit=outs[0].unit, mask=cube_mask,
-                  meta=meta, uncertainty=cube_unc)
+                  meta=meta, uncertainty=cube_unc, psf=outs[0].psf)
 
 
 def enhance_batch(est, data, *, progress, **opts):
     """Super-resolve an ``(N, H, W)`` batch in flux per pixel; NaNs stay NaN."""
     from tqdm.auto import tqdm
 
+    if isinstance(opts.get('psf'), (str, u.Quantity)):
+        msg = (f"psf={opts['psf']!r} needs one image with its pixel scale (an NDData, HDU or "
+               'FITS file); for an (N, H, W) array give the PSF image or its FWHM in pixels')
+        raise ValueError(msg)
     batch = as_image_array(data, name='data')
     if batch.ndim == 2:
         batch = batch[None]

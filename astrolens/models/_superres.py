@@ -13,6 +13,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from astropy import units as u
 
 from astrolens.models import _sr_inference
 from astrolens.models._sr_data import PatchSampler, as_pairs, prepare_pairs, psnr_metric
@@ -423,11 +424,20 @@ class SuperResolver:
         bad_bits, max_pixels : optional
             For FITS input: the mask planes that make a pixel bad and the
             largest image read (see `astrolens.io.read_fits`).
-        psf : float or array-like, optional
+        psf : float, array-like, `~astropy.units.Quantity` or 'stars', optional
             The input's PSF: an image sampled on the input grid, or its FWHM
-            in input pixels (taken as a Moffat profile of index 4.765, the
-            seeing; give the image when there is one). Default: the ``psf``
-            of an NDData input (a FITS ``PSF`` extension), else none. With a
+            in input pixels (a number) or as an angle (``1.2 * u.arcsec``,
+            converted with the WCS), taken as a Moffat profile of index
+            4.765, the seeing (give the image when there is one); or
+            ``'stars'``: measured on the image's isolated stars
+            (`astrolens.preprocessing.psf_from_stars`; with too few, a
+            warning and the order below). Default, in this order: the
+            ``psf`` of an NDData input, the ``PSF`` extension of a FITS
+            file, a header card giving the seeing (``PSF_FWHM``,
+            ``PSFFWHM``, ``SEEING`` in arcsec unless their comment says
+            pixels, ``FWHM`` when its comment names the unit), else none
+            (the model's prior). The output records which
+            (``sr_psf_source``; see :ref:`sr_which_psf`). With a
             PSF the output is brought to the resolution ``output_fwhm``: a
             network that does not see the PSF guesses how much to sharpen,
             and where it sharpened beyond that resolution (on mildly blurred
@@ -466,7 +476,13 @@ class SuperResolver:
             rewritten for the finer grid (`astrolens.io.resampled_meta`) plus
             the provenance (``sr_model``, ``sr_version``, ``sr_scale``,
             ``sr_flux``, ``sr_output_fwhm`` when a PSF was given, and
-            ``sr_deconvolve_iterations`` when ``deconvolve=True`` acted). A 3-D
+            ``sr_deconvolve_iterations`` when ``deconvolve=True`` acted), and
+            the PSFs (``sr_psf_source``, ``sr_psf_in``, ``sr_psf_out``, ...,
+            written as the FITS cards ``SRPSFSRC``, ``SRPSFIN``,
+            ``SRPSFOUT``, ...: `astrolens.io.SR_PSF_CARDS`); its ``psf`` is
+            the output PSF, a Gaussian of FWHM ``output_fwhm`` output pixels
+            (without a known input PSF, the model's own ``output_fwhm_``,
+            the middle of the PSFs it was trained to produce). A 3-D
             NDData or FITS image is a ``(bands, y, x)``
             cube, enhanced plane by plane with its 3-D WCS kept (its
             ``sr_deconvolve_iterations`` is a string of counts per plane,
@@ -479,7 +495,11 @@ class SuperResolver:
         if flux not in _FLUX:
             msg = f'flux must be one of {_FLUX}, got {flux!r}'
             raise ValueError(msg)
-        if psf is not None:
+        if isinstance(psf, u.Quantity):
+            if psf.ndim or not psf.unit.is_equivalent(u.arcsec) or not psf.value > 0:
+                msg = f'psf as a Quantity must be one positive angle (the FWHM), got {psf!r}'
+                raise ValueError(msg)
+        elif psf is not None and not (isinstance(psf, str) and psf == 'stars'):
             psf = _sr_inference.check_psf(psf)
         if not isinstance(deconvolve, (bool, np.bool_)):
             msg = f'deconvolve must be True or False, got {deconvolve!r}'

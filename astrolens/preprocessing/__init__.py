@@ -1,6 +1,7 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
 """Preparing images for the networks: invertible, flux-aware normalisation
-(recorded in ``meta``), LR/HR pair registration and PSF matching.
+(recorded in ``meta``), LR/HR pair registration, PSF matching and PSFs measured
+on the stars of an image.
 """
 
 from astrolens.preprocessing._normalize import (
@@ -12,7 +13,8 @@ from astrolens.preprocessing._normalize import (
 )
 from astrolens.preprocessing._psf import gaussian_psf, match_psf, matching_kernel, read_psf
 from astrolens.preprocessing._registration import RegisteredPair, register_directory, register_pair
+from astrolens.preprocessing._stars import StarPSF, psf_from_stars
 
-__all__ = ['METHODS', 'RegisteredPair', 'denormalize', 'denormalize_array', 'gaussian_psf',
-           'match_psf', 'matching_kernel', 'normalize', 'normalize_array', 'read_psf',
-           'register_directory', 'register_pair']
+__all__ = ['METHODS', 'RegisteredPair', 'StarPSF', 'denormalize', 'denormalize_array',
+           'gaussian_psf', 'match_psf', 'matching_kernel', 'normalize', 'normalize_array',
+           'psf_from_stars', 'read_psf', 'register_directory', 'register_pair']
