@@ -3,7 +3,7 @@
 
 from pathlib import Path
 
-__all__ = ['add_commands', 'psf_options']
+__all__ = ['add_commands', 'on_input_grid', 'psf_options', 'psf_summary', 'read_psf_file']
 
 DEFAULT_MODEL = 'survey-x2'
 FITS_NAMES = ('.fits', '.fit', '.fts', '.fits.gz', '.fit.gz', '.fts.gz')
@@ -17,9 +17,96 @@ def check_fits_name(path):
         raise ValueError(msg)
 
 
+def read_psf_file(path):
+    """A PSF image from ``--psf FILE`` and its pixel scale (arcsec, from its header) or None.
+
+    The ``PSF`` extension when the file has one, else its first image
+    (`astrolens.preprocessing.read_psf`); errors in one line.
+    """
+    from astropy.io import fits
+
+    from astrolens.preprocessing import read_psf
+
+    try:
+        with fits.open(path, memmap=False) as hdulist:
+            image = read_psf(hdulist)
+            chosen = hdulist['PSF'] if 'PSF' in [h.name for h in hdulist] else next(
+                h for h in hdulist if h.is_image and h.data is not None)
+            header = chosen.header
+    except FileNotFoundError:
+        msg = f'--psf {path}: no such file'
+        raise ValueError(msg) from None
+    except (OSError, TypeError, ValueError, KeyError, StopIteration, EOFError) as exc:
+        text = ' '.join(str(exc).split())
+        msg = f'--psf {path}: not a readable FITS PSF image ({text})'
+        raise ValueError(msg) from None
+    return image, _header_pixel_scale(header)
+
+
+def _header_pixel_scale(header):
+    """Arcsec per pixel of a PSF image's header: its celestial WCS, else a PIXSCALE card."""
+    import warnings
+
+    import numpy as np
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', FITSFixedWarning)
+        try:
+            wcs = WCS(header, naxis=2)
+        except (ValueError, KeyError, MemoryError):
+            wcs = None
+    if wcs is not None and wcs.has_celestial:
+        from astropy.wcs.utils import proj_plane_pixel_scales
+
+        scale = float(np.mean(proj_plane_pixel_scales(wcs.celestial)) * 3600.0)
+        if np.isfinite(scale) and scale > 0:
+            return scale
+    for key in ('PIXSCALE', 'PIXSCAL1', 'SECPIX', 'SECPIX1'):
+        value = header.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return float(value)
+    return None
+
+
+def on_input_grid(psf, psf_scale, input_scale):
+    """The PSF image resampled to the input's pixels when both pixel scales are known.
+
+    Otherwise (either unknown) the PSF is taken to be sampled on the input's
+    pixels as it is.
+    """
+    import numpy as np
+    from scipy import ndimage
+
+    if psf_scale is None or input_scale is None or abs(psf_scale / input_scale - 1) < 0.01:
+        return psf
+    zoom = psf_scale / input_scale
+    size = 2 * int(np.ceil(psf.shape[0] * zoom / 2)) + 1
+    if size < 3:
+        msg = (f'--psf: the PSF image ({psf.shape[0]} pixels of {psf_scale:.3g}") is smaller '
+               f'than 3 pixels of the input ({input_scale:.3g}")')
+        raise ValueError(msg)
+    # a grid of the input's pixels, centred on the PSF's central pixel
+    centre = (np.asarray(psf.shape) - 1) / 2
+    offsets = (np.arange(size) - (size - 1) / 2) / zoom
+    coords = np.meshgrid(centre[0] + offsets, centre[1] + offsets, indexing='ij')
+    resampled = np.clip(ndimage.map_coordinates(psf, coords, order=3, mode='constant'), 0, None)
+    return resampled / resampled.sum()
+
+
 def psf_options(args):
-    """``psf``, ``output_fwhm`` and ``deconvolve`` of `SuperResolver.enhance` from the CLI."""
+    """``psf``, ``output_fwhm`` and ``deconvolve`` of `SuperResolver.enhance` from the CLI.
+
+    ``--psf FILE`` gives ``psf`` as the image as it is (one file resamples it
+    to the input's pixels: `on_input_grid`), ``--psf stars`` as ``'stars'``.
+    """
     options = {}
+    psf_file = getattr(args, 'psf_file', None)
+    if psf_file is not None:
+        if getattr(args, 'psf_fwhm', None) is not None:
+            msg = '--psf and --psf-fwhm both give the PSF: pass one'
+            raise ValueError(msg)
+        options['psf'] = 'stars' if psf_file == 'stars' else read_psf_file(psf_file)[0]
     for option, key in (('psf_fwhm', 'psf'), ('output_fwhm', 'output_fwhm')):
         value = getattr(args, option, None)
         if value is None:
@@ -60,6 +147,10 @@ def _run_enhance(args):
     if args.flux is not None:
         kwargs['flux'] = None if args.flux == 'none' else args.flux
     kwargs.update(psf_options(args))
+    if args.psf_file not in (None, 'stars'):
+        from astrolens.models._sr_psf import pixel_scale_of
+
+        kwargs['psf'] = on_input_grid(*read_psf_file(args.psf_file), pixel_scale_of(data))
     out = sr.enhance(data, **kwargs)
     out.meta.pop('path', None)
     from astrolens.io import write_fits
@@ -69,8 +160,26 @@ def _run_enhance(args):
         shape = out.data.shape
         bands = f', {shape[0]} planes' if len(shape) == 3 else ''
         print(f'wrote {args.output} ({shape[-1]}x{shape[-2]} px{bands}, model {sr.name_}, '
-              f'x{sr.scale})')
+              f'x{sr.scale}; {psf_summary(out.meta)})')
     return 0
+
+
+def psf_summary(meta):
+    """The output's PSF and where the input's came from, in a few words."""
+    source = meta.get('sr_psf_source', 'prior')
+    if 'sr_psf_out' in meta:
+        out = f'output PSF FWHM {meta["sr_psf_out"]:.3g}"'
+    else:
+        out = f'output PSF FWHM {meta.get("sr_psf_out_pix", float("nan")):.3g} px'
+    if source == 'prior':
+        return f"{out} (the model's prior: input PSF unknown)"
+    if 'sr_psf_in' in meta:
+        given = f'{meta["sr_psf_in"]:.3g}"'
+        if 'sr_psf_in_err' in meta:
+            given += f' +- {meta["sr_psf_in_err"]:.2g}"'
+    else:
+        given = f'{meta.get("sr_psf_in_pix", float("nan")):.3g} px'
+    return f'{out}, input {given} from {source}'
 
 
 def read_input(path, *, hdu=None, bad_bits=None, max_pixels=None):
@@ -124,11 +233,22 @@ def add_commands(subparsers):
     enhance.add_argument('--flux', choices=('local', 'total', 'block', 'none'), default=None,
                          help="flux correction (default: the model's, 'local' for the shipped "
                               "ones: every source keeps its flux)")
+    enhance.add_argument('--psf', dest='psf_file', default=None, metavar='FILE|stars',
+                         help="the input's PSF: a FITS image of it (its PSF extension, else its "
+                              'first image), resampled to the input\'s pixels when its header '
+                              'gives its pixel scale (a celestial WCS or PIXSCALE) and taken '
+                              "on the input's pixels as it is otherwise (and with --many); "
+                              "or 'stars': measured "
+                              "on the input's isolated stars (with too few, a warning and the "
+                              "PSF the file carries, else the model's prior). The output's "
+                              'SRPSFSRC card says where the PSF came from')
     enhance.add_argument('--psf-fwhm', type=float, default=None, metavar='PIXELS',
                          help="FWHM of the input's PSF in input pixels (the seeing, taken as "
-                              'a Moffat profile); a PSF extension of the input file is used '
-                              'without it, and is better. With a PSF the output is brought to '
-                              "the resolution --output-fwhm instead of the network's own guess")
+                              'a Moffat profile); without it or --psf: a PSF extension of the '
+                              'input file, else a seeing card of its header (PSF_FWHM, '
+                              'PSFFWHM, SEEING; see docs/superres.rst). With a PSF the output '
+                              "is brought to the resolution --output-fwhm instead of the "
+                              "network's own guess")
     enhance.add_argument('--output-fwhm', type=float, default=None, metavar='PIXELS',
                          help="FWHM of the output PSF in output pixels, when the input's PSF "
                               "is known (default: the model's output_fwhm)")
