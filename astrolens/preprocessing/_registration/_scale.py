@@ -23,8 +23,11 @@ from astrolens.preprocessing._registration._core import lr_noise
 
 __all__ = []
 
-# coarse search: relative steps of the ratio around the start
+# coarse search: relative steps of the ratio around the start, kernel widths relative to
+# the one from the PSFs, and how many of its best distinct ratios are refined
 _COARSE_STEP = 0.015
+_COARSE_WIDTHS = (0.6, 1.0, 1.6)
+_N_STARTS = 3
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,26 @@ def _solve_linear(model, data, weight):
     return a, b
 
 
+def _coarse(model, lr_filled, lr_valid, ratio, width):
+    """``(correlation, offset)`` at ``ratio``, the offset by phase correlation; or None."""
+    m = model(ratio, (0.0, 0.0), 0.0, width)
+    region = lr_valid & model.inside(ratio, (0.0, 0.0), 0.0, 0.0)
+    if region.sum() < 16:
+        return None
+    ref = np.where(region, lr_filled - np.median(lr_filled[region]), 0.0)
+    mov = np.where(region, m - np.median(m[region]), 0.0)
+    if not (np.any(ref) and np.any(mov)):
+        return None
+    found, _, _ = phase_cross_correlation(ref, mov, upsample_factor=4, normalization=None)
+    # lr(q) ~ model(q - found): move the HR offset accordingly
+    shift = -model.matrix(ratio, 0.0) @ np.asarray(found, dtype=float)
+    m = model(ratio, shift, 0.0, width)
+    region = lr_valid & model.inside(ratio, shift, 0.0, 0.0)
+    if region.sum() < 16 or np.std(m[region]) == 0:
+        return None
+    return np.corrcoef(m[region], lr_filled[region])[0, 1], shift
+
+
 def fit_scale(lr, lr_valid, hr, hr_valid, *, a0, c0, s0, kernel_sigma, max_change=0.25,
               fit_rotation=False, max_rotation=5.0):
     """Fit ratio, offset, kernel width [and rotation] of the HR against the LR.
@@ -133,64 +156,71 @@ def fit_scale(lr, lr_valid, hr, hr_valid, *, a0, c0, s0, kernel_sigma, max_chang
     lr_filled = np.where(lr_valid, lr, np.median(lr[lr_valid]))
     kernel_sigma = max(float(kernel_sigma), 0.3)
 
-    # coarse search over the ratio, the offset of each by phase correlation
-    steps = np.arange(-max_change, max_change + 1e-9, _COARSE_STEP)
-    best = None
-    for rel in steps:
+    # coarse search over the ratio and the kernel width (the PSFs given may be off), the
+    # offset of each by phase correlation
+    candidates = []
+    for rel in np.arange(-max_change, max_change + 1e-9, _COARSE_STEP):
         ratio = s0 * (1.0 + rel)
-        m = model(ratio, (0.0, 0.0), 0.0, kernel_sigma)
-        region = lr_valid & model.inside(ratio, (0.0, 0.0), 0.0, 0.0)
-        if region.sum() < 16:
-            continue
-        ref = np.where(region, lr_filled - np.median(lr_filled[region]), 0.0)
-        mov = np.where(region, m - np.median(m[region]), 0.0)
-        if not (np.any(ref) and np.any(mov)):
-            continue
-        found, _, _ = phase_cross_correlation(ref, mov, upsample_factor=4, normalization=None)
-        # lr(q) ~ model(q - found): move the HR offset accordingly
-        shift = -model.matrix(ratio, 0.0) @ np.asarray(found, dtype=float)
-        m = model(ratio, shift, 0.0, kernel_sigma)
-        region = lr_valid & model.inside(ratio, shift, 0.0, 0.0)
-        if region.sum() < 16:
-            continue
-        x, y = m[region], lr_filled[region]
-        corr = np.corrcoef(x, y)[0, 1] if np.std(x) > 0 else -np.inf
-        if best is None or corr > best[0]:
-            best = (corr, ratio, shift)
-    if best is None:
+        for width in kernel_sigma * np.array(_COARSE_WIDTHS):
+            found = _coarse(model, lr_filled, lr_valid, ratio, width)
+            if found is not None:
+                candidates.append((found[0], ratio, found[1], width))
+    if not candidates:
         msg = 'the LR and HR images share too few valid pixels to fit their scale ratio'
         raise ValueError(msg)
-    _, ratio, shift = best
+    # refine the best few distinct ratios: with little structure the correlation is flat
+    candidates.sort(key=lambda c: -c[0])
+    starts = []
+    for candidate in candidates:
+        if all(abs(candidate[1] - other[1]) > 2.5 * _COARSE_STEP * s0 for other in starts):
+            starts.append(candidate)
+        if len(starts) == _N_STARTS:
+            break
 
     sigma = lr_noise(lr, lr_valid)
     n_geo = 5 if fit_rotation else 4
-    params = np.array([ratio, shift[0], shift[1], kernel_sigma, 0.0][:n_geo])
     lower = [s0 * (1 - max_change - 0.05), -np.inf, -np.inf, 0.05, -max_rotation][:n_geo]
     upper = [s0 * (1 + max_change + 0.05), np.inf, np.inf, np.inf, max_rotation][:n_geo]
-    params = np.clip(params, np.add(lower, 1e-9), np.subtract(upper, 1e-9))
 
     def unpack(p):
         rotation = p[4] if fit_rotation else 0.0
         return p[0], p[1:3], rotation, p[3]
 
-    for _ in range(2):
-        r, t, rot, k = unpack(params)
+    def region_of(p):
+        r, t, rot, k = unpack(p)
         # leave out LR pixels whose model reaches beyond the valid HR (kernel + slack)
         margin = 3.0 * np.sqrt(k ** 2 + r ** 2 / 12.0) + 2.0
         region = lr_valid & model.inside(r, t, rot, margin)
         if region.sum() < 16:
             region = lr_valid & model.inside(r, t, rot, 0.0)
+        return region
+
+    def refine(p, region):
         data = lr_filled[region]
         weight = np.full(data.size, 1.0 / sigma)
 
-        def residuals(p, region=region, data=data, weight=weight):
-            m = model(*unpack(p))[region]
+        def residuals(q):
+            m = model(*unpack(q))[region]
             a, b = _solve_linear(m, data, weight)
             return (data - a * m - b) * weight
 
-        result = least_squares(residuals, params, bounds=(lower, upper), x_scale='jac',
-                               diff_step=1e-6, xtol=1e-10, ftol=1e-10)
+        p = np.clip(p, np.add(lower, 1e-9), np.subtract(upper, 1e-9))
+        return least_squares(residuals, p, bounds=(lower, upper), x_scale='jac',
+                             diff_step=1e-6, xtol=1e-10, ftol=1e-10)
+
+    first = [np.array([c[1], c[2][0], c[2][1], c[3], 0.0][:n_geo]) for c in starts]
+    # compared on the LR pixels inside the HR for every start: a pixel that leaves the HR
+    # as the ratio changes would pull the fit
+    region = np.logical_and.reduce([region_of(p) for p in first])
+    if region.sum() < 16:
+        region = region_of(first[0])
+    params = min((refine(p, region) for p in first), key=lambda r: r.cost).x
+    for _ in range(2):
+        region = region_of(params)
+        result = refine(params, region)
         params = result.x
+    data = lr_filled[region]
+    weight = np.full(data.size, 1.0 / sigma)
 
     r, t, rot, k = unpack(params)
     m = model(r, t, rot, k)[region]
