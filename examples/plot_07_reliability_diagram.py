@@ -15,8 +15,6 @@ like nothing the classifier was trained on -- here pure noise and a flat
 frame -- get a high ``outlier_score`` and ``predict_proba`` warns about them.
 """
 
-import warnings
-
 import textwrap
 import warnings
 
@@ -43,13 +41,17 @@ with warnings.catch_warnings(record=True) as caught:
 for message in dict.fromkeys(str(w.message) for w in caught):
     print(textwrap.fill(message, width=76))
 
-print(f'temperature {temperature:.2f}: ECE {100 * expected_calibration_error(labels, raw):.2f}% '
-      f'-> {100 * expected_calibration_error(labels, calibrated):.2f}%')
+# the printed ECE and the figure's use the same 10 confidence bins
+N_BINS = 10
+ece_raw = expected_calibration_error(labels, raw, n_bins=N_BINS)
+ece_calibrated = expected_calibration_error(labels, calibrated, n_bins=N_BINS)
+print(f'temperature {temperature:.2f}: ECE {100 * ece_raw:.2f}% -> {100 * ece_calibrated:.2f}% '
+      f'({N_BINS} bins)')
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 4.3), sharey=True)
-plot_reliability_diagram(labels, raw, ax=axes[0], label='softmax', n_bins=10)
+plot_reliability_diagram(labels, raw, ax=axes[0], label='softmax', n_bins=N_BINS)
 axes[0].set_title('before temperature scaling')
-plot_reliability_diagram(labels, calibrated, ax=axes[1], label='calibrated', n_bins=10)
+plot_reliability_diagram(labels, calibrated, ax=axes[1], label='calibrated', n_bins=N_BINS)
 axes[1].set_title(f'temperature {temperature:.2f}')
 fig.tight_layout()
 
