@@ -17,7 +17,8 @@ Every set here is kept out of training (see `astrolens.datasets._sources`):
   image, registered onto an exact x3 grid and put on the HSC photometric
   scale;
 - `ground_pairs`: real SDSS r / KiDS r images of the same galaxies, the
-  KiDS image resampled onto the x2 grid of SDSS and registered by content.
+  KiDS image registered by content at its measured scale ratio (not the
+  nominal 1.98) and resampled onto the x2 grid of SDSS.
 
 `aperture_flux_errors` measures fluxes in circular apertures on the sources
 found in the truth (photutils). `noise_limited_psnr` is the most a prediction
@@ -33,12 +34,10 @@ from astrolens.datasets._degradation import (
     draw_recipe,
     lr_psf_image,
     psf_fwhm,
-    rebin,
     robust_sigma,
 )
 from astrolens.datasets._samples import sample_path
 from astrolens.datasets._sources import draw_lens_scene, hdf_half, load_hst_images, shared_real
-from astrolens.utils import bicubic_upscale
 
 __all__ = ['ELLIPTICAL_RECIPE', 'EVAL_RECIPES', 'MORE_RECIPES', 'UNSEEN_RECIPE',
            'aperture_flux_errors',
@@ -202,22 +201,45 @@ def hsc_hst_real_pair(*, band=2):
 
 
 
-def ground_pairs():
+#: Pixel scales (arcsec) of the SDSS and KiDS cutouts as documented: their ratio, 1.98, is
+#: only where the scale fit starts (fitted ratios of the pairs: 1.70 to 1.87).
+_SDSS_PIXEL_SCALE, _KIDS_PIXEL_SCALE = 0.396, 0.2
+#: Typical r-band seeing FWHMs (arcsec) of SDSS and KiDS: the start of the fitted matching
+#: kernel, and the kernel of the residual offset fit.
+_SDSS_FWHM, _KIDS_FWHM = 1.3, 0.7
+
+
+def ground_pairs(*, names=None):
     """Real SDSS r (LR) / KiDS r (truth on the x2 SDSS grid) pairs, registered by content.
 
-    KiDS (0.2"/px) is resampled onto 0.198"/px (half the SDSS 0.396"),
-    aligned to the bicubic upsampling of SDSS by phase correlation, and put
-    on the SDSS photometric scale by a ratio of sums over the overlap.
+    The cutouts have no WCS, and their nominal pixel scales (0.396" and
+    0.2", a ratio of 1.98) do not hold: the ratio of each pair is measured
+    (`astrolens.preprocessing.register_pair` with ``fit_scale=True``: the
+    KiDS image blurred to the SDSS PSF and sampled on the SDSS grid, fitted
+    over scale ratio, offset and kernel width), and KiDS is resampled once,
+    with that geometry, onto the exact x2 grid of SDSS (flux conserved). It
+    is then put on the SDSS photometric scale by a ratio of sums over the
+    overlap.
+
+    Parameters
+    ----------
+    names : sequence of str, optional
+        Only these galaxies (``'G266662'``, ...); default all.
 
     Returns
     -------
     pairs : list of dict
-        ``{'name', 'lr', 'hr', 'shift'}``; ``hr`` NaN where KiDS does not
-        cover. Empty when ``../shared/real`` is absent.
+        ``{'name', 'lr', 'hr', 'shift', 'scale_ratio', 'scale_ratio_error'}``: ``hr``
+        NaN where KiDS does not cover; ``shift`` the offset (SDSS pixels, y x) of the
+        KiDS centre from the SDSS centre; ``scale_ratio`` the fitted SDSS / KiDS pixel
+        scale ratio and its 1-sigma error. Empty when ``../shared/real`` is absent.
     """
+    import warnings
+
     from astropy.io import fits
-    from scipy import ndimage
-    from skimage.registration import phase_cross_correlation
+    from astropy.nddata import NDData
+
+    from astrolens.preprocessing import register_pair
 
     root = shared_real()
     if root is None:
@@ -225,38 +247,31 @@ def ground_pairs():
     folder = root / 'more' / 'ground_pairs'
     out = []
     for sdss_path in sorted(folder.glob('profit_sdss_r_*.fits')):
+        name = sdss_path.stem.replace('profit_sdss_r_', '')
         kids_path = folder / sdss_path.name.replace('sdss', 'kids')
-        if not kids_path.is_file():
+        if not kids_path.is_file() or (names is not None and name not in names):
             continue
         sdss = np.nan_to_num(np.asarray(fits.getdata(sdss_path), dtype=np.float64))
-        kids = np.nan_to_num(np.asarray(fits.getdata(kids_path), dtype=np.float64))
-        kids = rebin(kids, 0.198 / 0.2)     # onto 0.198"/px
-        bic = bicubic_upscale(sdss, 2)
-        # place the KiDS image on the SR grid: centres first, then the residual shift
-        canvas = np.full(bic.shape, np.nan)
-        dy = (bic.shape[0] - kids.shape[0]) // 2
-        dx = (bic.shape[1] - kids.shape[1]) // 2
-        ys, xs = slice(max(dy, 0), max(dy, 0) + min(kids.shape[0], bic.shape[0])), \
-            slice(max(dx, 0), max(dx, 0) + min(kids.shape[1], bic.shape[1]))
-        ks = slice(max(-dy, 0), max(-dy, 0) + (ys.stop - ys.start)), \
-            slice(max(-dx, 0), max(-dx, 0) + (xs.stop - xs.start))
-        canvas[ys, xs] = kids[ks]
-        cover = np.isfinite(canvas)
-        filled = np.where(cover, canvas, np.median(kids))
-        shift, _, _ = phase_cross_correlation(bic * cover, filled * cover, upsample_factor=20,
-                                              normalization=None)
-        moved = ndimage.shift(filled, shift, order=3, mode='nearest')
-        moved_cover = ndimage.shift(cover.astype(float), shift, order=1) > 0.99
-        truth = np.where(moved_cover, moved, np.nan)
+        kids = np.asarray(fits.getdata(kids_path), dtype=np.float64)
+        with warnings.catch_warnings():
+            # a residual-offset fit that stops short of 0.005 pixel is still far inside
+            # what the comparison can see
+            warnings.simplefilter('ignore')
+            pair = register_pair(NDData(sdss, meta={'pixel_scale': _SDSS_PIXEL_SCALE}),
+                                 NDData(kids, meta={'pixel_scale': _KIDS_PIXEL_SCALE}),
+                                 fit_scale=True, factor=2, lr_psf=_SDSS_FWHM,
+                                 hr_psf=_KIDS_FWHM)
+        truth = np.asarray(pair.hr.data, dtype=np.float64)
         # photometric scale from the LR grid: 2x2 sums of the truth against SDSS
-        blocks = moved_cover.reshape(sdss.shape[0], 2, sdss.shape[1], 2).all(axis=(1, 3)) \
-            if bic.shape == (2 * sdss.shape[0], 2 * sdss.shape[1]) else None
+        blocks = np.isfinite(truth).reshape(sdss.shape[0], 2, sdss.shape[1], 2).all(axis=(1, 3))
         sums = np.nansum(truth.reshape(sdss.shape[0], 2, sdss.shape[1], 2), axis=(1, 3))
         a_med, k_med = np.median(sdss[blocks]), np.median(sums[blocks])
         gain = np.sum(sdss[blocks] - a_med) / np.sum(sums[blocks] - k_med)
         truth = (truth - k_med / 4.0) * gain + a_med / 4.0
-        out.append({'name': sdss_path.stem.replace('profit_sdss_r_', ''), 'lr': sdss,
-                    'hr': truth, 'shift': tuple(float(v) for v in shift)})
+        out.append({'name': name, 'lr': sdss, 'hr': truth,
+                    'shift': tuple(float(v) for v in pair.shift),
+                    'scale_ratio': float(pair.scale_ratio),
+                    'scale_ratio_error': float(pair.scale_ratio_error)})
     return out
 
 

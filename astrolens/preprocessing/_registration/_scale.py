@@ -120,7 +120,7 @@ def _coarse(model, lr_filled, lr_valid, ratio, width):
     mov = np.where(region, m - np.median(m[region]), 0.0)
     if not (np.any(ref) and np.any(mov)):
         return None
-    found, _, _ = phase_cross_correlation(ref, mov, upsample_factor=4, normalization=None)
+    found, _, _ = phase_cross_correlation(ref, mov, normalization=None)
     # lr(q) ~ model(q - found): move the HR offset accordingly
     shift = -model.matrix(ratio, 0.0) @ np.asarray(found, dtype=float)
     m = model(ratio, shift, 0.0, width)
