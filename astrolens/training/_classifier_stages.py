@@ -97,7 +97,8 @@ def train_classifier_stage(train, *, out, minutes, validation, calibration, pres
         Pixel scale, PSF and shape of the training images, stored with the
         weights (known without it only when ``train`` is a simulator dict).
     data : dict, optional
-        Description of ``train`` recorded in the stage.
+        Description of ``train`` recorded in the stage (its ``'model'``, the
+        simulated data set's name, is recorded as the stage's ``model``).
     checkpoint_dir : str or `~pathlib.Path`, optional
         Checkpoint (resume after a kill).
     command : str, optional
@@ -145,7 +146,8 @@ def train_classifier_stage(train, *, out, minutes, validation, calibration, pres
         clf.instrument_ = dict(instrument)
     after = {name: _quiet_evaluate(clf, x, y) for name, (x, y, _) in validation.items()}
     images_seen = len(clf.history_) * steps_per_epoch * batch_size
-    record = {'command': command, 'init': None if init is None else str(init),
+    record = {'command': command, 'model': (data or {}).get('model'),
+              'init': None if init is None else str(init),
               'seed': seed, 'minutes_budget': minutes,
               'minutes_trained': round(clf.history_[-1]['seconds'] / 60, 1)
               if clf.history_ else 0.0,
@@ -253,11 +255,13 @@ def run_classifier_stage(*, model='model_i', out, minutes, init=None, seed=0, lr
     if pool_per_class:
         train = _simulated_pool(model, pool_per_class, seed=seed, workers=sim_workers,
                                 cache=pool_cache)
-        data = {'source': f'simulate_classification_set({pool_per_class}, model={model!r}, '
+        data = {'model': model,
+                'source': f'simulate_classification_set({pool_per_class}, model={model!r}, '
                           f'seed={seed}), a pool reused across epochs'}
     else:
         train = simulators
-        data = {'source': f'class_simulators({model!r}, {seed}), every batch afresh'}
+        data = {'model': model,
+                'source': f'class_simulators({model!r}, {seed}), every batch afresh'}
     return train_classifier_stage(
         train, out=out, minutes=minutes, validation=validation, calibration=calibration,
         preset=preset, init=init, seed=seed, lr=lr, batch_size=batch_size,

@@ -22,7 +22,7 @@ def test_a_stage_records_itself_and_the_next_commits_only_better_weights(tmp_pat
     assert stage['command'] == 'astrolens train ... (1)'
     assert stage['images_seen'] == len(stage['learning_curve']) * 2 * 6 > 0
     assert {'images_seen', 'minutes', 'val_accuracy'} <= set(stage['learning_curve'][0])
-    assert stage['deciding_validation'] == 'ours'
+    assert stage['deciding_validation'] == 'ours' and stage['model'] == 'model_ii'
     assert config['instrument']['pixel_scale'] == pytest.approx(0.101, abs=1e-3)
     assert config['outliers']['threshold'] > 0
     weights = (tmp_path / 'model.safetensors').read_bytes()
