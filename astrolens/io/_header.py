@@ -38,6 +38,7 @@ SR_PSF_CARDS = {
     'sr_psf_in': ('SRPSFIN', '[arcsec] FWHM of the input PSF'),
     'sr_psf_in_pix': ('SRPSFINP', '[pixel] FWHM of the input PSF, input pixels'),
     'sr_psf_in_err': ('SRPSFERR', '[arcsec] uncertainty of SRPSFIN (stars)'),
+    'sr_psf_in_err_pix': ('SRPSFERP', '[pixel] uncertainty of SRPSFINP (stars)'),
     'sr_psf_nstars': ('SRPSFNST', 'number of stars the input PSF was fitted on'),
     'sr_psf_out': ('SRPSFOUT', '[arcsec] FWHM of the output PSF (PSF extension)'),
     'sr_psf_out_pix': ('SRPSFOUP', '[pixel] FWHM of the output PSF, output pixels'),

@@ -324,8 +324,8 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
 
         from astrolens.utils import AstrolensUserWarning
 
-        warnings.warn("deconvolve=True needs the input's PSF (psf= or --psf-fwhm, or a PSF the "
-                      "NDData or FITS file carries) and flux='local' "
+        warnings.warn("deconvolve=True needs the input's PSF (psf=, --psf or --psf-fwhm, a PSF the "
+                      "NDData or FITS file carries, or a seeing card) and flux='local' "
                       f"(got psf={'None' if psf is None else 'given'}, "
                       f'flux={flux!r}); the output was not deconvolved', AstrolensUserWarning,
                       stacklevel=4)
@@ -417,18 +417,25 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
 
 def _psf_meta(resolved, out_fwhm, pixel_scale, scale):
     """The ``sr_psf_*`` entries (`astrolens.io.SR_PSF_CARDS`) of an output of PSF ``out_fwhm``."""
-    meta = {'sr_psf_source': resolved.source, 'sr_psf_out_pix': round(out_fwhm, 4)}
+    meta = {'sr_psf_source': resolved.source, 'sr_psf_out_pix': _sig(out_fwhm)}
     if pixel_scale is not None:
-        meta['sr_psf_out'] = round(out_fwhm * pixel_scale / scale, 4)
+        meta['sr_psf_out'] = _sig(out_fwhm * pixel_scale / scale)
     if resolved.fwhm is not None:
-        meta['sr_psf_in_pix'] = round(resolved.fwhm, 4)
+        meta['sr_psf_in_pix'] = _sig(resolved.fwhm)
+        if resolved.fwhm_error is not None:
+            meta['sr_psf_in_err_pix'] = _sig(resolved.fwhm_error)
         if pixel_scale is not None:
-            meta['sr_psf_in'] = round(resolved.fwhm * pixel_scale, 4)
+            meta['sr_psf_in'] = _sig(resolved.fwhm * pixel_scale)
             if resolved.fwhm_error is not None:
-                meta['sr_psf_in_err'] = round(resolved.fwhm_error * pixel_scale, 4)
+                meta['sr_psf_in_err'] = _sig(resolved.fwhm_error * pixel_scale)
     if resolved.n_stars is not None:
         meta['sr_psf_nstars'] = int(resolved.n_stars)
     return meta
+
+
+def _sig(value):
+    """``value`` to 5 significant figures (a FITS card need not carry float noise)."""
+    return float(f'{value:.5g}')
 
 
 def _enhance_cube(est, nd, *, progress, opts):

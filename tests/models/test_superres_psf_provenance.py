@@ -150,6 +150,7 @@ def test_stars_are_measured_only_when_asked_and_stated_either_way(shipped):
     assert meta['sr_psf_nstars'] == 9
     assert meta['sr_psf_in_pix'] == pytest.approx(3.0, rel=0.03)
     assert 0 < meta['sr_psf_in_err'] < 0.03 * meta['sr_psf_in']
+    assert meta['sr_psf_in_err'] == pytest.approx(meta['sr_psf_in_err_pix'] * SCALE, rel=1e-2)
     # a galaxy alone: no stars, a warning, and the output says the prior was used
     with pytest.warns(AstrolensUserWarning, match='no PSF measured on the stars'):
         meta = shipped.enhance(_nd(), psf='stars', progress=False).meta
