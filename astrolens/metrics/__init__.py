@@ -1,7 +1,8 @@
 # Licensed under a 3-clause BSD style license - see LICENSE
-"""Metrics, with NumPy only: ROC curves, AUC, confusion matrix and accuracy for
-the classifier, with its expected calibration error and reliability curve;
-MSE, PSNR, SSIM and flux errors for super-resolution.
+"""Metrics: ROC curves, AUC, confusion matrix and accuracy for the classifier,
+with its expected calibration error and reliability curve; MSE, PSNR, SSIM and
+flux errors for super-resolution (NumPy only), and the detection purity of an
+output's sources against the truth (photutils peaks).
 """
 
 from astrolens.metrics._classification import (
@@ -15,8 +16,9 @@ from astrolens.metrics._classification import (
                                                roc_auc,
                                                roc_curve,
 )
+from astrolens.metrics._detection import DetectionPurity, detection_purity
 from astrolens.metrics._image import flux_error, image_metrics, mse, psnr, ssim
 
-__all__ = ['accuracy', 'auc', 'classification_report', 'confusion_matrix',
-           'expected_calibration_error', 'flux_error', 'image_metrics', 'mse', 'multiclass_roc',
-           'psnr', 'reliability_curve', 'roc_auc', 'roc_curve', 'ssim']
+__all__ = ['DetectionPurity', 'accuracy', 'auc', 'classification_report', 'confusion_matrix',
+           'detection_purity', 'expected_calibration_error', 'flux_error', 'image_metrics',
+           'mse', 'multiclass_roc', 'psnr', 'reliability_curve', 'roc_auc', 'roc_curve', 'ssim']
