@@ -87,10 +87,14 @@ def simulation_pool(n_per_class, seed, workers):
 
 
 def extrapolate(curve, minutes):
-    """Accuracy at ``minutes`` from a power law of the error fitted to the curve's second half."""
+    """Accuracy at ``minutes`` from a power law of the error in CPU-minutes.
+
+    Fitted to the curve without its first epoch (warm-up). The schedule of
+    each run anneals at its own budget, so this is a ranking device for
+    designs trained alike, not a forecast of a longer run's figure.
+    """
     pts = [(c['minutes'], 1 - c['val_accuracy']) for c in curve
-           if c.get('val_accuracy') is not None and c['minutes'] > 0]
-    pts = pts[len(pts) // 2:]
+           if c.get('val_accuracy') is not None and c['minutes'] > 0][1:]
     if len(pts) < 3 or min(e for _, e in pts) <= 0:
         return None
     t, err = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
@@ -138,7 +142,8 @@ def run_candidate(name, args, pool, val, ours_val):
              for h in clf.history_]
     seen = curve[-1]['images_seen'] if curve else 0
     params = sum(p.numel() for p in clf.model_.parameters())
-    return {'name': name, 'backbone_kwargs': kwargs, 'augment': augment, 'amp': amp,
+    return {'name': name, 'load_average_after': round(os.getloadavg()[1], 2),
+            'backbone_kwargs': kwargs, 'augment': augment, 'amp': amp,
             'data': data, 'steps_per_epoch': steps, 'parameters': int(params),
             'minutes': round(wall / 60, 2), 'images_seen': seen,
             'train_images_per_s': seen / max(1e-9, clf.history_[-1]['seconds'])
@@ -197,14 +202,24 @@ def main(argv=None):
     parser.add_argument('--results', default='classifier_designs.json')
     parser.add_argument('--checkpoints', default='checkpoints/designs')
     parser.add_argument('--plot', default=None, metavar='PNG')
+    parser.add_argument('--report-only', action='store_true',
+                        help='print the table (and plot) of --results without training')
     args = parser.parse_args(argv)
     from astrolens.datasets import simulated_validation_set
 
+    results_path = Path(args.results)
+    if args.report_only:
+        results = json.loads(results_path.read_text())
+        for r in results.values():
+            r['extrapolated_to'] = args.campaign_minutes
+            r['extrapolated_accuracy'] = (extrapolate(r['curve'], args.campaign_minutes)
+                                          or (None,))[0]
+        report(results, args)
+        return
     names = [n for n in args.candidates.split(',') if n]
     unknown = set(names) - set(CANDIDATES)
     if unknown:
         parser.error(f'unknown candidates {sorted(unknown)}; choose from {list(CANDIDATES)}')
-    results_path = Path(args.results)
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     val = load_original(args.val_per_class, args.val_seed)
     ours_val = simulated_validation_set('model_i', n_per_class=args.val_per_class,
@@ -221,9 +236,14 @@ def main(argv=None):
         tmp.write_text(json.dumps(results, indent=1))
         os.replace(tmp, results_path)
         r = results[name]
-        print(f"   {r['images_seen']} images, {r['train_images_per_s']:.0f} img/s; original "
+        print(f"   load average (5 min) {r['load_average_after']}; "
+              f"{r['images_seen']} images, {r['train_images_per_s']:.0f} img/s; original "
               f"{r['original']['accuracy']:.4f}/{r['original']['auc_macro']:.4f}, ours "
               f"{r['ours']['accuracy']:.4f}/{r['ours']['auc_macro']:.4f}", flush=True)
+    report(results, args)
+
+
+def report(results, args):
     print(f'\n{"design":24s} {"params":>8s} {"train img/s":>11s} {"images":>9s} '
           f'{"orig acc":>8s} {"orig AUC":>8s} {"ours acc":>8s} {"infer img/s":>11s} '
           f'{"acc @" + str(int(args.campaign_minutes)) + "min":>12s}')

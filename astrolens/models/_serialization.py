@@ -154,7 +154,8 @@ def to_tensor_dict(state_dict):
 #: so that loading a model never downloads, reads other files or runs anything but
 #: the architecture it names. ``'timm'`` applies to every timm model name.
 NETWORK_KWARGS = {
-    'd4lensnet': frozenset({'widths', 'depths', 'patch', 'physics', 'group_pool', 'dropout'}),
+    'd4lensnet': frozenset({'widths', 'depths', 'patch', 'physics', 'group_pool', 'dropout',
+                            'train_views'}),
     'lensresnet': frozenset({'widths', 'depths', 'dropout', 'stem'}),
     'lensresnet_s': frozenset({'widths', 'depths', 'dropout', 'stem'}),
     'timm': frozenset({'drop_rate', 'drop_path_rate', 'drop_block_rate', 'global_pool'}),

@@ -252,3 +252,14 @@ def test_field_too_small_is_refused_with_a_message(toy_fitted):
         toy_fitted.predict_proba(small)
     coarse = NDData(np.ones((20, 20), dtype=np.float32), wcs=make_wcs((20, 20), 0.1))
     assert toy_fitted.predict_proba(coarse).shape == (1, 3)
+
+
+def test_a_one_view_classifier_saves_and_loads_with_its_setting(tmp_path):
+    x, y = _toy(6)
+    clf = LensClassifier('d4lensnet', backbone_kwargs={**TINY, 'train_views': 1}, epochs=1,
+                         batch_size=6, crop=None, tta=False, augment='d4', val_fraction=0.0,
+                         progress=False, seed=0).fit(x, y)
+    clf.save(tmp_path / 'one-view')
+    loaded = LensClassifier.load(tmp_path / 'one-view')
+    assert loaded.model_.train_views == 1
+    np.testing.assert_allclose(loaded.predict_proba(x), clf.predict_proba(x), atol=1e-6)
