@@ -426,9 +426,9 @@ def register_pair(lr, hr, *, factor=None, lr_psf=None, hr_psf=None, method='adap
         raise ValueError(msg)
     fit = None
     if fit_scale:
-        lr_wcs, hr_wcs, fit, start_shift = _fit_geometry(lr, hr, lr_psf=lr_psf, hr_psf=hr_psf,
-                                            scale_ratio=scale_ratio, fit_rotation=fit_rotation,
-                                            max_change=max_scale_change)
+        lr_wcs, hr_wcs, fit, start_shift = _fit_geometry(
+            lr, hr, lr_psf=lr_psf, hr_psf=hr_psf, scale_ratio=scale_ratio,
+            fit_rotation=fit_rotation, max_change=max_scale_change)
         factor = _check_factor(factor, fit.ratio, 1.0)
     elif assume_aligned:
         factor = _aligned_factor(lr.data.shape, hr.data.shape, factor)
@@ -535,9 +535,11 @@ def register_pair(lr, hr, *, factor=None, lr_psf=None, hr_psf=None, method='adap
                  'registration_rotation': float(rotation),
                  'pixel_scale': lr_scale / factor})
     no_lr_wcs = lr.wcs is None or not lr.wcs.has_celestial
-    out_wcs = None if ((assume_aligned or fit is not None) and no_lr_wcs) else _with_observation_of(
-        scale_wcs(lr.wcs, factor), hr.wcs if hr.wcs is not None and not assume_aligned
-        else None)
+    out_wcs = None
+    if not ((assume_aligned or fit is not None) and no_lr_wcs):
+        out_wcs = _with_observation_of(scale_wcs(lr.wcs, factor),
+                                       hr.wcs if hr.wcs is not None and not assume_aligned
+                                       else None)
     registered = NDData(out, wcs=out_wcs, unit=hr.unit, mask=~valid, meta=meta, psf=hr_fine,
                         uncertainty=uncertainty)
     placed_by_wcs = out_wcs is not None and (fit is None or (hr.wcs is not None
