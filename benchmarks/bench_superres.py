@@ -50,7 +50,7 @@ shallow input cannot measure); total flux against the truth; the purity of the o
 sources (`astrolens.metrics.detection_purity`: peaks of the output, smoothed over 1 pixel,
 above 5 sigma of the truth's sky noise, and the share of them with a truth pixel above 2 sigma
 within 2 pixels; pooled over the set, beside bicubic's; not measured where the truth has
-too little empty sky for its noise). On the two real sets the
+too little empty sky for its noise, or none: a noise-free simulated truth). On the two real sets the
 truth's own noise is in none of the input's pixels, so its PSNR ceiling
 (`astrolens.datasets.noise_limited_psnr`) is printed too: no prediction can beat
 bicubic by more than that gap. Where the input's PSF is known (HSC/HST), so is the diffuse
@@ -210,7 +210,9 @@ def _metrics(pred, truth, scale, *, input_noise, truth_sigma=float('nan')):
     out['n_apertures_shown'] = int(errs.size)
     # peaks of the output above 5 sigma of the truth's sky, and how many the truth holds
     out['n_peaks'], out['n_real_peaks'] = 0, 0
-    if np.isfinite(truth_sigma) and truth_sigma > 0:
+    # a noise-free (simulated) truth has no sky noise to set a threshold by
+    peak = np.nanmax(np.abs(truth - np.nanmedian(truth)))
+    if np.isfinite(truth_sigma) and truth_sigma > 1e-5 * peak:
         found = detection_purity(pred, truth, sky_sigma=truth_sigma)
         out['n_peaks'], out['n_real_peaks'] = found.n_peaks, found.n_real
     return out
