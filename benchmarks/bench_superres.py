@@ -37,6 +37,11 @@ Sets (nothing here is trained on; see ``astrolens/datasets/_evaluation.py``):
     real SDSS r images enhanced x2 against real KiDS r images of the same
     galaxies, registered by content at each pair's fitted scale ratio (the nominal 1.98
     does not hold; ``--per-image`` prints the ratios) (nothing simulated);
+``iiia``
+    fresh DeepLense Task III.A pairs (`simulate_sr_pairs` preset ``deeplense-x2``,
+    seed 4321: the Model I lens without substructure, HR 150x150 at 0.05"/0.087" PSF,
+    LR 75x75 at 0.10"/0.15" PSF with Poisson and background noise), for
+    ``--models deeplense-iiia-x2``;
 ``speed``
     megapixels per second of ``enhance`` (the fastest of ``--repeats`` runs) and of
     bicubic upsampling on ``--threads`` CPU threads, the network's FLOPs per output
@@ -102,7 +107,10 @@ from astrolens.models._superres import SuperResolver
 # real pairs from two instruments: the truth's noise is in none of the input's pixels
 INDEPENDENT_TRUTH_NOISE = ('hsc-hst', 'ground')
 SET_SCALE = {'hst': 2, 'hst-recipes': 2, 'hdf': 2, 'hdf-previous': 2, 'lenses': 2, 'ground': 2,
-             'hsc-hst': 3}
+             'hsc-hst': 3, 'iiia': 2}
+#: Seed of the fresh DeepLense Task III.A pairs: training drew seed 0 and the training
+#: command's own test set seed 12345.
+IIIA_SEED = 4321
 #: Sets whose input PSF is known: simulated degradations, and the real HSC image with its
 #: real PSF (the output brought to the real HST PSF).
 PSF_SETS = ('hst', 'hst-recipes', 'hdf', 'hdf-previous', 'lenses', 'hsc-hst')
@@ -231,6 +239,16 @@ def _pairs(name, args):
         return drawn_lens_pairs(args.n_lenses)
     if name == 'ground':
         return ground_pairs()
+    if name == 'iiia':
+        # DeepLense Task III.A: the Model I lens without substructure, HR 150x150 at
+        # 0.05"/0.087" PSF (noise-free), LR 75x75 at 0.10"/0.15" PSF with Poisson and
+        # background noise; scenes and noise drawn afresh
+        from astrolens.simulation import simulate_sr_pairs
+
+        lr, hr = simulate_sr_pairs(args.n_iiia, preset='deeplense-x2', seed=IIIA_SEED)
+        return [{'lr': np.asarray(a, dtype=np.float64), 'hr': np.asarray(b, dtype=np.float64),
+                 'name': f'iiia-{i}', 'recipe': 'III.A'} for i, (a, b) in enumerate(zip(
+                     lr, hr, strict=True))]
     pair = hsc_hst_real_pair()
     return [] if pair is None else [pair]
 
@@ -459,6 +477,8 @@ def main(argv=None):
                         help='shipped names or saved paths, comma-separated')
     parser.add_argument('--n-lenses', type=int, default=50)
     parser.add_argument('--n-hdf', type=int, default=12)
+    parser.add_argument('--n-iiia', type=int, default=100,
+                        help="fresh DeepLense Task III.A pairs of the 'iiia' set")
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=3,
                         help='timed runs per model in the speed set; the fastest counts')

@@ -46,8 +46,8 @@ from astrolens.datasets._evaluation import aperture_flux_errors
 from astrolens.metrics import psnr, ssim
 from astrolens.models._sr_flux import backproject_flux, correct_flux
 from astrolens.models._sr_inference import bicubic_upscale, fill_bad, noise_level
-from astrolens.training._sr_presets import draw_degraded_pair
 from astrolens.models._superres import SuperResolver
+from astrolens.training._sr_presets import draw_degraded_pair
 
 VARIANTS = ('bicubic', 'none', 'total', 'local-noblur-s2', 'local-s1', 'local-s2', 'local-s3',
             'local-t0.5-s1', 'local-t0.5-s2', 'local-t1-s1', 'local-t1-s2', 'local-t2-s1',

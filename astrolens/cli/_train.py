@@ -405,6 +405,11 @@ def main_train_sr(args):
                                   'seed': args.test_seed}
             metrics[name] = result
     sr.config_['data'] = data
+    if args.preset:
+        from astrolens.training import SIMULATED_PAIR_DOMAINS
+
+        if args.preset in SIMULATED_PAIR_DOMAINS:
+            sr.config_['domain'] = SIMULATED_PAIR_DOMAINS[args.preset]
     sr.config_['command'] = 'astrolens train sr ' + ' '.join(
         shlex.quote(a) for a in getattr(args, 'argv', sys.argv[3:]))
     if metrics is not None:

@@ -39,7 +39,8 @@ from astrolens.io._uncertainty import (
 from astrolens.wcs_utils import make_wcs
 
 __all__ = ['CLASSES', 'DEEPLENSE_FOLDERS', 'DEFAULT_BAD_PLANES', 'HST_DQ_FLAGS',
-           'INFORMATIONAL_PLANES', 'PIXEL_STATISTICS', 'SR_PSF_CARDS', 'Layout', 'as_image_array', 'as_variance',
+           'INFORMATIONAL_PLANES', 'PIXEL_STATISTICS', 'SR_PSF_CARDS', 'Layout', 'as_image_array',
+           'as_variance',
            'bad_pixels_from_bitmask', 'canonical_class', 'combine_in_quadrature',
            'find_layout', 'like_uncertainty', 'load_deeplense_classification',
            'load_deeplense_sr', 'make_wcs', 'mask_planes', 'parse_hdu', 'read_deeplense_npy',

@@ -15,12 +15,13 @@ from astrolens.training._classifier_stages import (
 )
 from astrolens.training._sr_presets import (
     PRESET_DOMAINS,
+    SIMULATED_PAIR_DOMAINS,
     DegradationSampler,
     draw_degraded_pair,
     draw_training_pair,
     train_sr_preset,
 )
 
-__all__ = ['CLASSIFIER_PRESETS', 'PRESET_DOMAINS', 'DegradationSampler', 'draw_degraded_pair',
-           'draw_training_pair', 'run_classifier_stage', 'train_classifier_stage',
-           'train_sr_preset']
+__all__ = ['CLASSIFIER_PRESETS', 'PRESET_DOMAINS', 'SIMULATED_PAIR_DOMAINS', 'DegradationSampler',
+           'draw_degraded_pair', 'draw_training_pair', 'run_classifier_stage',
+           'train_classifier_stage', 'train_sr_preset']

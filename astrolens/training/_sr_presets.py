@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from astrolens.datasets._degradation import RANGES, degrade, draw_recipe, robust_sigma
 from astrolens.datasets._sources import HDF_SPLIT_COLUMN, HST_EVAL, SourcePool
 
-__all__ = ['DegradationSampler', 'PRESET_DOMAINS', 'draw_degraded_pair', 'draw_training_pair',
-           'train_sr_preset']
+__all__ = ['DegradationSampler', 'PRESET_DOMAINS', 'SIMULATED_PAIR_DOMAINS', 'draw_degraded_pair',
+           'draw_training_pair', 'train_sr_preset']
 
 #: What each preset is trained for; `enhance` warns outside it.
 PRESET_DOMAINS = {
@@ -40,6 +40,16 @@ PRESET_DOMAINS = {
                    'lr_psf_fwhm_lr_pixels': [2.5, 6.0],
                    'description': 'HSC-like ground images (0.168"/px, seeing 0.5-1") '
                                   'to an HST grid 3x finer; peak S/N 5-500'},
+}
+
+#: What a model trained on simulated pairs alone (``astrolens train sr --preset NAME``
+#: without ``--degradation``) is trained for: one fixed recipe, so a narrow domain.
+SIMULATED_PAIR_DOMAINS = {
+    'deeplense-x2': {'input_pixel_scale_arcsec': [0.09, 0.11],
+                     'lr_psf_fwhm_lr_pixels': [1.35, 1.65],
+                     'description': 'DeepLense Task III.A pairs: the Model I lens without '
+                                    'substructure at 0.10"/px with a 0.15" Gaussian PSF, '
+                                    'Poisson and background noise, to 0.05"/px and 0.087"'},
 }
 
 _MARGIN = 3   # LR pixels cut from each side of a degraded crop (convolution borders)

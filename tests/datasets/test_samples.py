@@ -1,12 +1,12 @@
 import gzip
 import hashlib
 import re
-import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 from astropy.io import fits
 from astropy.wcs.utils import proj_plane_pixel_scales
 

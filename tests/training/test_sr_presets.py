@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from astrolens.datasets._sources import SourcePool
-from astrolens.training._sr_presets import DegradationSampler, draw_training_pair, train_sr_preset
 from astrolens.models._superres import SuperResolver
+from astrolens.training._sr_presets import DegradationSampler, draw_training_pair, train_sr_preset
 
 torch.set_num_threads(1)
 
