@@ -29,7 +29,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 
-#: Model I preset network (the shipped ``deeplense-model-i-d4`` design).
+#: The Model I network of the first D4 stage (8-view orbit in training).
 PRESET = {'widths': [32, 48, 64, 80], 'depths': [1, 1, 1, 1], 'patch': 4,
           'physics': ['log', 'grad', 'laplacian']}
 

@@ -239,11 +239,13 @@ def test_classify_shows_a_progress_bar_unless_quiet(tmp_path, capsys):
 
 @pytest.mark.parametrize(('argv', 'listed', 'not_listed'), [
     (['enhance', 'in.fits', '-o', 'out.fits', '--model', 'deeplense-model-i'],
-     'super-resolution models are deeplense-x2, hsc-hst-x3, survey-x2', 'deeplense-model-ii'),
+     'super-resolution models are deeplense-iiia-x2, deeplense-x2, hsc-hst-x3, survey-x2',
+     'deeplense-model-ii'),
     (['enhance', 'in.fits', '-o', 'out.fits', '--model', 'survey-x4'],
-     'super-resolution models are deeplense-x2, hsc-hst-x3, survey-x2', 'deeplense-model-i'),
+     'super-resolution models are deeplense-iiia-x2, deeplense-x2, hsc-hst-x3, survey-x2',
+     'deeplense-model-i'),
     (['classify', 'in.npy', '--model', 'survey-x2'],
-     'classifiers are deeplense-model-i, deeplense-model-i-d4', 'format='),
+     'classifiers are deeplense-model-i, deeplense-model-ii, deeplense-model-iii', 'format='),
 ])
 def test_model_of_the_wrong_kind_lists_those_of_the_right_kind(argv, listed, not_listed,
                                                                tmp_path, monkeypatch, capsys):

@@ -85,7 +85,9 @@ class ClassifierFeatures(nn.Module):
     Parameters
     ----------
     classifier : `~astrolens.models.LensClassifier`
-        Fitted, with a ``lensresnet`` network (a stem plus residual blocks).
+        Fitted, with a ``lensresnet`` or ``d4lensnet`` network (a stem plus
+        residual blocks; the fixed physics channels of a ``d4lensnet`` are
+        computed first, on one view).
     n_blocks : int, optional
         Residual blocks (after the stem) whose outputs are compared.
     """
@@ -95,9 +97,11 @@ class ClassifierFeatures(nn.Module):
         classifier._check_fitted()
         network = classifier.model_
         if not (hasattr(network, 'stem') and hasattr(network, 'layers')):
-            msg = (f'the feature loss needs a classifier with a lensresnet network, got '
-                   f'{type(network).__name__}')
+            msg = (f'the feature loss needs a classifier with a lensresnet or d4lensnet '
+                   f'network, got {type(network).__name__}')
             raise TypeError(msg)
+        self.physics = getattr(network, 'physics', None)
+        self.patch = int(getattr(network, 'patch', 1))
         self.stem = network.stem
         self.blocks = nn.ModuleList(list(network.layers)[:n_blocks])
         self.eval()
@@ -110,6 +114,10 @@ class ClassifierFeatures(nn.Module):
 
     def forward(self, x):
         """List of feature maps of ``x`` (already in the classifier's input space)."""
+        h, w = x.shape[-2:]
+        x = x[..., :h - h % self.patch, :w - w % self.patch]
+        if self.physics is not None:
+            x = self.physics(x)
         x = self.stem(x)
         maps = [x]
         for block in self.blocks:
