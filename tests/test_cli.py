@@ -130,7 +130,8 @@ def test_models_lists_every_shipped_model_with_what_it_is_for(capsys):
         assert out.count(label) >= len(available_models())
     assert 'super-resolution x3' in out and 'classifier (no / cdm / vortex)' in out
     assert main(['models', '--kind', 'sr', '--names-only']) == 0
-    assert capsys.readouterr().out.split() == ['deeplense-x2', 'hsc-hst-x3', 'survey-x2']
+    assert capsys.readouterr().out.split() == ['deeplense-iiia-x2', 'deeplense-x2', 'hsc-hst-x3',
+                                               'survey-x2']
 
 
 def test_every_command_and_option_has_a_help_text():

@@ -82,6 +82,14 @@ def _sr_lines(config, name):
         data = re.split(r' \(|[:;,]', str(value.get('data', key)))[0]
         lines.append(('metrics', f'PSNR {value["mean_dpsnr"]:+.2f} dB over bicubic on {data} '
                                  f'(n={value.get("n", "?")}, set {key!r})'))
+    # the test sets of `astrolens train sr --preset` (model and bicubic on the same pairs)
+    for key, value in metrics.items():
+        if not sets and isinstance(value, dict) and 'psnr' in (value.get('model') or {}) \
+                and 'psnr' in (value.get('bicubic') or {}):
+            gain = value['model']['psnr'] - value['bicubic']['psnr']
+            lines.append(('metrics', f'PSNR {gain:+.2f} dB over bicubic, SSIM '
+                                     f'{value["model"].get("ssim", float("nan")):.3f} on '
+                                     f'{value.get("n_images", "?")} fresh {key} pairs'))
     return lines
 
 

@@ -383,7 +383,8 @@ def test_cli_output_files_keep_their_own_dates(tmp_path, capsys):
 @pytest.mark.parametrize(('lr_scale', 'hr_scale', 'factor', 'model'), [
     (0.168, 0.03, 3, 'hsc-hst-x3'),     # HSC/HST: the shipped x3 model's grid, not 6
     (0.168, 0.05, 3, 'hsc-hst-x3'),
-    (0.101, 0.05, 2, 'deeplense-x2'),
+    (0.101, 0.05, 2, 'deeplense-iiia-x2'),  # the most specific domain that holds the input
+    (0.13, 0.065, 2, 'deeplense-x2'),
     (0.168, 0.08, 2, 'survey-x2'),      # HR too coarse for x3
     (2.0, 0.2, 10, None),               # outside every shipped model's inputs
 ])
