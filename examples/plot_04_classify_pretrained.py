@@ -37,9 +37,12 @@ x_test, y_test, classes = simulate_classification_set(100, model='model_i', seed
 
 if 'deeplense-model-i' in available_models():
     clf = LensClassifier.from_pretrained('deeplense-model-i')
-    info = clf.info_
-    print(f'shipped model: {clf.backbone}, trained on {info["n_train"]} lenses '
-          f'({info["source"]}),\nbest epoch {info["best_epoch"]}, by the command:')
+    # a model trained in stages records each stage (command, data, learning curve)
+    info = {**clf.info_, **(clf.config_.get('stages') or [{}])[-1]}
+    source = (info.get('data') or {}).get('source', info.get('source', '?'))
+    print(textwrap.fill(f'shipped model: {clf.backbone}, trained on {info["n_train"]} '
+                        f'lenses ({source}), best epoch {info["best_epoch"]}, by the '
+                        'command:', width=76))
     # one option and its value per piece, packed into lines short enough for the page
     pieces = info['command'].split(' --')
     lines, line = [], pieces[0]
