@@ -63,6 +63,8 @@ def run_chunks_here(function, chunks, *, workers, on_error, progress=True, desc=
 
     from tqdm.auto import tqdm
 
+    from astrolens.utils._dask import collect_chunks
+
     records = []
     with tqdm(total=total, initial=initial, desc=desc, unit='file',
               disable=not progress) as bar:
@@ -80,14 +82,7 @@ def run_chunks_here(function, chunks, *, workers, on_error, progress=True, desc=
                                    mp_context=get_context('spawn'), initializer=_init_worker)
         try:
             futures = {pool.submit(function, chunk, **kwargs): chunk for chunk in chunks}
-            for future in as_completed(futures):
-                chunk = futures[future]
-                try:
-                    result = future.result()
-                except Exception as exc:  # a dead process must not stop the other chunks
-                    result = on_error(chunk, exc)
-                records.extend(result)
-                bar.update(len(chunk))
+            records.extend(collect_chunks(futures, as_completed, on_error=on_error, bar=bar))
         except BaseException:
             # Interrupted (Ctrl-C): leave no task running behind us.
             pool.shutdown(wait=False, cancel_futures=True)

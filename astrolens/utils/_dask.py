@@ -10,8 +10,8 @@ import importlib
 import math
 import numbers
 
-__all__ = ['check_cluster_args', 'chunked', 'n_workers', 'open_client', 'require_distributed',
-           'run_chunks']
+__all__ = ['check_cluster_args', 'chunked', 'collect_chunks', 'n_workers', 'open_client',
+           'require_distributed', 'run_chunks']
 
 INSTALL_HINT = 'pip install "astrolens[all]"'
 
@@ -105,6 +105,25 @@ def chunked(items, *, chunk_size=None, n_workers=1):
     return [items[i:i + chunk_size] for i in range(0, len(items), chunk_size)]
 
 
+def collect_chunks(futures, completed, *, on_error, bar):
+    """Records of ``futures`` (``{future: chunk}``) in the order ``completed`` yields them.
+
+    ``completed`` is the executor's ``as_completed``; a chunk whose future
+    failed as a whole gives ``on_error(chunk, exception)`` instead, so one
+    lost task never stops the others. ``bar`` advances by each chunk's size.
+    """
+    records = []
+    for future in completed(futures):
+        chunk = futures[future]
+        try:
+            result = future.result()
+        except Exception as exc:  # a lost task must not stop the other chunks
+            result = on_error(chunk, exc)
+        records.extend(result)
+        bar.update(len(chunk))
+    return records
+
+
 def run_chunks(client, function, chunks, *, on_error, progress=True, desc='batch', initial=0,
                total=None, **kwargs):
     """Run ``function(chunk, **kwargs)`` on the workers; return all the records.
@@ -118,18 +137,11 @@ def run_chunks(client, function, chunks, *, on_error, progress=True, desc='batch
     from tqdm.auto import tqdm
 
     futures = {client.submit(function, chunk, pure=False, **kwargs): chunk for chunk in chunks}
-    records = []
     try:
         with tqdm(total=total, initial=initial, desc=desc, unit='file',
                   disable=not progress) as bar:
-            for future in distributed.as_completed(futures):
-                chunk = futures[future]
-                try:
-                    result = future.result()
-                except Exception as exc:  # a lost task must not stop the other chunks
-                    result = on_error(chunk, exc)
-                records.extend(result)
-                bar.update(len(chunk))
+            records = collect_chunks(futures, distributed.as_completed, on_error=on_error,
+                                     bar=bar)
     except BaseException:
         # Interrupted (Ctrl-C): do not leave the tasks running on a cluster we do not own.
         client.cancel(list(futures))
