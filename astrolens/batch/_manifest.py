@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from astropy.table import Table
 
 from astrolens.utils import atomic_path
 from astrolens.version import __version__
@@ -37,6 +36,9 @@ def build_table(records, order, *, columns, meta=None):
             by_input[name] = {'input': name, 'status': 'failed', 'seconds': 0.0,
                               'error': 'no result came back for this input', 'worker': ''}
     rows = [by_input[name] for name in order]
+    # imported here: astropy.table costs a quarter second of every CLI start
+    from astropy.table import Table
+
     table = Table()
     table['input'] = np.array([r['input'] for r in rows], dtype=str)
     for name, dtype, default in columns:

@@ -379,7 +379,7 @@ class LensClassifier:
                        val_batches=val_fn, metrics=metrics, monitor='val_loss', mode='min',
                        patience=self.patience, max_minutes=self.max_minutes, amp=self.amp,
                        checkpoint_dir=self.checkpoint_dir, device=self.device, seed=self.seed,
-                       progress=self.progress)
+                       progress=self.progress, channels_last=True)
         model.eval()
         self.model_ = model
         self.classes_ = tuple(classes)

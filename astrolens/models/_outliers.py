@@ -14,7 +14,6 @@ changes confidence, never the predicted class.
 """
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 __all__ = ['FeatureGaussian', 'fit_outlier_threshold', 'fit_temperature', 'softmax_mean']
 
@@ -93,6 +92,9 @@ def fit_temperature(logits, labels):
     def nll(log_t):
         p = softmax_mean(logits, np.exp(log_t))[np.arange(len(labels)), labels]
         return -np.mean(np.log(np.clip(p, 1e-12, None)))
+
+    # imported here: scipy.optimize costs a fifth of a second, and prediction never fits
+    from scipy.optimize import minimize_scalar
 
     best = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method='bounded',
                            options={'xatol': 1e-4})

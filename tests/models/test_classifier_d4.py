@@ -95,6 +95,53 @@ def test_training_in_bfloat16_autocast_changes_the_numbers_but_learns():
         run('float8')
 
 
+def test_channels_last_training_gives_the_same_numbers_and_hands_back_the_usual_layout():
+    from astrolens.models._training import train
+
+    def run(channels_last):
+        torch.manual_seed(0)
+        net = D4LensNet(num_classes=3, widths=(8, 12), depths=(1, 1), patch=2, train_views=1,
+                        dropout=0.0)
+        gen = torch.Generator().manual_seed(1)
+        x = torch.randn(24, 1, 16, 16, generator=gen)
+        y = torch.arange(24) % 3
+        x[y == 1] += 1.0
+
+        def batches(epoch, rank, world):
+            return iter([(x, y)])
+
+        def val():
+            return [(x, y)]
+
+        result = train(net, torch.nn.functional.cross_entropy, batches, epochs=3,
+                       steps_per_epoch=1, lr=1e-2, device='cpu', amp=False, progress=False,
+                       val_batches=val, channels_last=channels_last)
+        return result.history, net
+
+    plain, net_plain = run(False)
+    fast, net_fast = run(True)
+    for a, b in zip(plain, fast, strict=True):
+        assert a['train_loss'] == pytest.approx(b['train_loss'], rel=1e-4)
+        assert a['val_loss'] == pytest.approx(b['val_loss'], rel=1e-4)
+    for name, param in net_fast.state_dict().items():
+        assert param.is_contiguous(), name
+        torch.testing.assert_close(param, net_plain.state_dict()[name], rtol=1e-4, atol=1e-5)
+
+
+def test_inference_in_channels_last_matches_the_plain_forward_pass():
+    from astrolens.models._classifier_inference import infer
+
+    torch.manual_seed(0)
+    net = D4LensNet(num_classes=3, widths=(8, 12), depths=(1, 1), patch=2).eval()
+    x = torch.rand(5, 1, 16, 16)
+    with torch.no_grad():
+        expected = net(x)
+    logits, features = infer(net, x, views=range(1), device=torch.device('cpu'), batch_size=2)
+    np.testing.assert_allclose(logits[0], expected.numpy(), rtol=1e-4, atol=1e-5)
+    assert features.shape == (5, net.num_features)
+    assert all(p.is_contiguous() for p in net.parameters())
+
+
 def test_d4lensnet_checks_its_arguments():
     with pytest.raises(ValueError, match='train_views must be 8'):
         D4LensNet(train_views=2)
