@@ -71,7 +71,7 @@ output_fwhm=...)``, the output brought to the truth's PSF):
 its uncertainty, where a set knows it (the simulated ones), ``psf-x1.00`` its FWHM alone
 (``enhance`` then assumes a Moffat seeing profile), ``psf-x0.85`` / ``psf-x1.15`` that FWHM
 15% too small / too large (``--psf-modes`` picks some of them).
-With ``--symmetries`` every model runs with ``uncertainty=True`` (the mean of its outputs
+With ``--symmetries`` every model runs with ``uncertainty='d4'`` (the mean of its outputs
 over the 8 symmetries of the square, 8x slower).
 With ``--gan-minutes G`` the first x2 model is trained further for G minutes
 with the adversarial + classifier-feature loss and evaluated on ``lenses``.
@@ -137,8 +137,8 @@ def _enhance(model, lr, flux='default', sigma=None, **psf):
         data = np.asarray(lr, dtype=np.float64)
         if sigma is not None:
             data = NDData(data, uncertainty=StdDevUncertainty(sigma))
-        out = model.enhance(data, progress=False, flux=flux, uncertainty=_SYMMETRIES['on'],
-                            **psf)
+        out = model.enhance(data, progress=False, flux=flux,
+                            uncertainty='d4' if _SYMMETRIES['on'] else False, **psf)
     out = np.asarray(out.data, dtype=np.float64)
     if smooth is not None:
         good = np.isfinite(lr)
@@ -492,8 +492,8 @@ def main(argv=None):
     parser.add_argument('--json', default=None, help='write every figure to this file')
     parser.add_argument('--gan-minutes', type=float, default=0.0)
     parser.add_argument('--symmetries', action='store_true',
-                        help='enhance with uncertainty=True: the mean over the 8 symmetries of '
-                        'the square (8x slower)')
+                        help="enhance with uncertainty='d4': the mean over the 8 symmetries of "
+                             'the square (8x slower)')
     args = parser.parse_args(argv)
     unknown = set(args.psf_modes.split(',')) - set(PSF_MODES)
     if unknown:

@@ -54,6 +54,11 @@ def run_enhance_many(args):
         msg = '--workers and --scheduler go with --many'
         raise ValueError(msg)
     check_scheduler(args)
+    if getattr(args, 'uncertainty_method', 'calibrated') != 'calibrated' \
+            or getattr(args, 'uncertainty_samples', 8) != 8:
+        msg = ('with --many, --uncertainty is the calibrated one with 8 samples; enhance the '
+               'files one by one for another --uncertainty-method or --uncertainty-samples')
+        raise ValueError(msg)
     from astrolens.batch import enhance_many
 
     options = {'tile': args.tile} if args.tile is not None else {}

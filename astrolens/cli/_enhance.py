@@ -141,7 +141,8 @@ def _run_enhance(args):
     data = read_input(args.input, hdu=args.hdu, bad_bits=args.bad_bits,
                       max_pixels=args.max_pixels)
     sr = SuperResolver.from_pretrained(args.model, device=args.device)
-    kwargs = {'uncertainty': args.uncertainty, 'progress': not args.quiet}
+    kwargs = {'uncertainty': args.uncertainty and args.uncertainty_method,
+              'uncertainty_samples': args.uncertainty_samples, 'progress': not args.quiet}
     if args.tile is not None:
         kwargs['tile'] = args.tile
     if args.flux is not None:
@@ -227,9 +228,19 @@ def add_commands(subparsers):
     enhance.add_argument('--tile', type=int, default=None,
                          help='largest tile side in input pixels (default 512)')
     enhance.add_argument('--uncertainty', action='store_true',
-                         help="add the model's 8-fold symmetry spread to the UNCERT extension "
-                              "(in quadrature with the input's propagated uncertainty, which "
-                              'is always written when the input has one)')
+                         help='write a standard deviation per output pixel (UNCERT extension; '
+                              "the input's propagated uncertainty is written whenever it has "
+                              'one): see --uncertainty-method')
+    enhance.add_argument('--uncertainty-method', choices=('calibrated', 'resample', 'd4'),
+                         default='calibrated',
+                         help='with --uncertainty: calibrated (default) the spread of '
+                              '--uncertainty-samples runs on the input with its noise drawn '
+                              "afresh, plus the model's calibrated error; resample without "
+                              "that error; d4 the older 8-fold symmetry spread, with the "
+                              "input's propagated uncertainty (far too narrow on real pairs)")
+    enhance.add_argument('--uncertainty-samples', type=int, default=8, metavar='K',
+                         help='forward passes of --uncertainty, an even number (default 8: '
+                              'the enhancement costs 8 times more)')
     enhance.add_argument('--flux', choices=('local', 'total', 'block', 'none'), default=None,
                          help="flux correction (default: the model's, 'local' for the shipped "
                               "ones: every source keeps its flux)")

@@ -32,7 +32,8 @@ _PIXEL_SCALE_CARDS = ('PIXSCALE', 'PIXSCAL1', 'PIXSCAL2', 'SECPIX', 'SECPIX1', '
 _ASTROLENS = 'ASTROLENS '
 
 #: ``meta`` entries of a super-resolved image written as short cards (keyword, comment): the
-#: PSFs of the output and of the input it was computed from (see docs/superres.rst).
+#: PSFs of the output and of the input it was computed from, and how far ``deconvolve=True``
+#: sharpened it (see docs/superres.rst).
 SR_PSF_CARDS = {
     'sr_psf_source': ('SRPSFSRC', 'where the input PSF came from'),
     'sr_psf_in': ('SRPSFIN', '[arcsec] FWHM of the input PSF'),
@@ -42,6 +43,9 @@ SR_PSF_CARDS = {
     'sr_psf_nstars': ('SRPSFNST', 'number of stars the input PSF was fitted on'),
     'sr_psf_out': ('SRPSFOUT', '[arcsec] FWHM of the output PSF (PSF extension)'),
     'sr_psf_out_pix': ('SRPSFOUP', '[pixel] FWHM of the output PSF, output pixels'),
+    'sr_deconvolve_iterations': ('SRDECIT', 'deconvolution iterations kept'),
+    'sr_deconvolve_stop': ('SRDECSTP', 'why deconvolution stopped'),
+    'sr_deconvolve_sky_ratio': ('SRDECSKY', "sky rms of the output / bicubic's"),
 }
 _SR_PSF_KEYWORDS = {card: key for key, (card, _) in SR_PSF_CARDS.items()}
 

@@ -12,14 +12,30 @@ deconvolved. The output is observed through `observation_kernel`, which
 reproduces the input's PSF with its wings: through a Gaussian of the same
 width, light the wings spread would stay unexplained, and the iterations
 would sharpen cores to account for it.
+
+On real ground-based images (SDSS, KiDS, HSC) the noise the iterations stop
+at is not reached before they fit it: the sky fills with worm-like noise,
+above the noise of a plain bicubic upsampling. A guard keeps every iterate's
+sky rms (`sky_rms`, over the pixels of `sky_mask`) at most bicubic's on the
+same pixels: the iterations stop at the last iterate within it, and none run
+when even the first would exceed it.
 """
 
 import numpy as np
-from scipy import signal
+from astropy.stats import sigma_clipped_stats
+from scipy import ndimage, signal
 
 from astrolens.models._sr_flux import _FWHM_PER_SIGMA, _blur, block_sum, psf_blur, psf_image
 
-__all__ = ['observation_kernel', 'refine_to_noise']
+__all__ = ['observation_kernel', 'refine_to_noise', 'sky_mask', 'sky_rms']
+
+#: Private switch: False lets `refine_to_noise` run without its sky guard, as it did before
+#: it had one (benchmarks/bench_deconvolve_sky.py measures what the guard prevents).
+_SKY_GUARD = True
+#: Sky pixels of the output the guard measures, about at most (an even subset beyond).
+_MAX_SKY_SAMPLES = 1_000_000
+#: Fewer sky pixels of the input than this: the faintest quarter counts as sky instead.
+_MIN_SKY_PIXELS = 64
 
 
 def observation_kernel(psf, *, scale, output_fwhm, tolerance=0.005, max_iter=500):
@@ -118,8 +134,90 @@ def _observe(image, blur):
     return signal.oaconvolve(padded, blur.astype(image.dtype, copy=False), mode='valid')
 
 
+def sky_mask(lr, good_lr):
+    """Input pixels of empty sky, where the guard of `refine_to_noise` measures the noise.
+
+    The input (bad pixels filled from their nearest good neighbour) is
+    smoothed by a Gaussian of sigma 1 pixel; pixels above the smoothed
+    image's sigma-clipped median plus twice its sigma-clipped standard
+    deviation (3 sigma, 10 iterations) are sources, grown by 2 pixels, and
+    bad pixels are grown by 2 pixels too. Sky is every other pixel. When
+    fewer than 64 remain (an image filled by a galaxy), the faintest quarter
+    of the good smoothed pixels is the sky instead.
+
+    Parameters
+    ----------
+    lr : `~numpy.ndarray`
+        ``(h, w)`` input (any value where not ``good_lr``).
+    good_lr : `~numpy.ndarray` of bool
+
+    Returns
+    -------
+    sky : `~numpy.ndarray` of bool
+        ``(h, w)``; repeat it ``scale x scale`` for the output grid.
+    """
+    good = np.asarray(good_lr, dtype=bool)
+    image = _filled(lr, good)
+    smooth = ndimage.gaussian_filter(image, 1.0, mode='reflect')
+    # the statistics of a large image from an even subset: seconds saved, nothing changed
+    step = max(1, int(np.sqrt(smooth.size / 1e6)))
+    sample = smooth[::step, ::step][good[::step, ::step]]
+    _, median, std = sigma_clipped_stats(sample, sigma=3.0, maxiters=10)
+    sources = ndimage.binary_dilation(smooth > median + 2.0 * std, iterations=2)
+    near_bad = ndimage.binary_dilation(~good, iterations=2)
+    sky = ~sources & ~near_bad
+    if sky.sum() < _MIN_SKY_PIXELS:
+        faint = smooth <= np.percentile(smooth[good], 25.0)
+        sky = faint & good
+    return sky
+
+
+def sky_rms(values):
+    """Robust sky rms: ``1.4826`` times the median absolute deviation of ``values``.
+
+    The guard of `refine_to_noise` takes it over the output pixels of
+    `sky_mask` (repeated ``scale x scale``), for an iterate and for the
+    bicubic upsampling of the input (`astrolens.utils.bicubic_upscale`).
+    Unlike `astrolens.utils.robust_sigma` (pixel-to-pixel differences) it
+    counts noise correlated over a few pixels, as deconvolved noise is.
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if values.size == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+def _filled(lr, good):
+    """``lr`` with its bad pixels replaced by their nearest good neighbour."""
+    image = np.asarray(lr, dtype=np.float64)
+    if good.all():
+        return image
+    _, (iy, ix) = ndimage.distance_transform_edt(~good, return_indices=True)
+    return image[iy, ix]
+
+
+def _sky_guard(lr, good, *, scale, surface_brightness, limit):
+    """Flat indices of the output's sky pixels and the sky rms allowed there (output units)."""
+    from astrolens.utils import bicubic_upscale
+
+    s = int(scale)
+    sky = sky_mask(lr, good)
+    # on a large image, the sky pixels of an even sub-grid of the input: the indices of all
+    # of them would outweigh the image
+    step = max(1, int(np.ceil(np.sqrt(sky.sum() * s * s / _MAX_SKY_SAMPLES))))
+    rows, cols = np.nonzero(sky[::step, ::step])
+    rows, cols = rows * step, cols * step
+    # the s x s output pixels of every sky pixel of the input
+    dy, dx = np.divmod(np.arange(s * s), s)
+    index = ((s * rows[:, None] + dy) * (s * sky.shape[1]) + s * cols[:, None] + dx).ravel()
+    # float32: no larger than the iterate, which the iterations hold several of anyway
+    bicubic = bicubic_upscale(_filled(lr, good), s, surface_brightness=surface_brightness,
+                              dtype=np.float32)
+    return index, limit * sky_rms(bicubic.ravel()[index])
+
+
 def refine_to_noise(sr, lr, good_lr, *, scale, blur, noise, surface_brightness=False,
-                    max_iter=100):
+                    max_iter=100, sky_limit=1.0, report=None):
     """Richardson-Lucy iterations from ``sr`` until it reproduces ``lr`` to within the noise.
 
     Parameters
@@ -144,14 +242,35 @@ def refine_to_noise(sr, lr, good_lr, *, scale, blur, noise, surface_brightness=F
     surface_brightness : bool, optional
         Block means (not sums) of the output correspond to the input.
     max_iter : int, optional
+    sky_limit : float or None, optional
+        The guard: no iterate's sky rms (`sky_rms` over the output pixels
+        of `sky_mask`) may exceed ``sky_limit`` (at most 1) times that of
+        the bicubic upsampling of ``lr`` on the same pixels. The iterations
+        stop at the last iterate within it; when the first iterate already
+        exceeds it, none is kept (``sr`` is returned). None switches the
+        guard off.
+    report : dict, optional
+        Receives ``'stop'``, why the iterations stopped: ``'noise'`` (the
+        input is explained to within the noise), ``'sky-rms'`` (the next
+        iterate would exceed the guard's sky rms), ``'sky-rms-first'`` (so
+        would the first: nothing was deconvolved), ``'max-iter'`` or
+        ``'no-noise'`` (no noise level to stop at: nothing done); and, with
+        the guard, ``'sky_ratio'``, the sky rms of ``refined`` over
+        bicubic's, and ``'first_sky_ratio'``, that of the first iterate
+        when it was refused.
 
     Returns
     -------
     refined : `~numpy.ndarray`
-        A new float64 array (``sr`` itself when no iteration was needed).
+        A new float64 array (``sr`` itself when no iteration was kept).
     n_iter : int
-        Iterations run.
+        Iterations run and kept.
     """
+    if sky_limit is not None and not 0 < sky_limit <= 1:
+        msg = ("sky_limit must be in (0, 1] (a sky rms at most bicubic's) or None, "
+               f'got {sky_limit!r}')
+        raise ValueError(msg)
+    report = {} if report is None else report
     s = int(scale)
     good = np.asarray(good_lr, dtype=bool)
     noise = np.asarray(noise, dtype=np.float64)
@@ -161,6 +280,7 @@ def refine_to_noise(sr, lr, good_lr, *, scale, blur, noise, surface_brightness=F
     else:
         level = float(noise) if np.isfinite(noise) else 0.0
     if not level > 0 or not good.any():
+        report['stop'] = 'no-noise'
         return sr, 0
     per_pixel = 1.0 if surface_brightness else float(s * s)
     target = np.asarray(lr, dtype=np.float64)
@@ -178,15 +298,37 @@ def refine_to_noise(sr, lr, good_lr, *, scale, blur, noise, surface_brightness=F
     # Richardson-Lucy spreads the ratio back through the transposed observation
     flipped = blur if np.ndim(blur) == 0 else np.ascontiguousarray(blur[::-1, ::-1])
     h, w = target.shape
+    sky, allowed = None, None
+    if sky_limit is not None and _SKY_GUARD:
+        sky, allowed = _sky_guard(lr, good, scale=s, surface_brightness=surface_brightness,
+                                  limit=float(sky_limit))
+        allowed *= per_pixel
+        bicubic_rms = allowed / float(sky_limit)
     n_iter = 0
     for n_iter in range(int(max_iter) + 1):       # noqa: B007 (n_iter is returned)
         observed = block_sum(_observe(estimate, blur), s).astype(np.float64) / (s * s)
         resid = np.where(good, target - observed, 0.0)
-        if np.mean(resid[good] ** 2 * weight) <= 1.0 or n_iter == max_iter:
+        if np.mean(resid[good] ** 2 * weight) <= 1.0:
+            report['stop'] = 'noise'
+            break
+        if n_iter == max_iter:
+            report['stop'] = 'max-iter'
             break
         ratio = np.where(good, target / np.maximum(observed, 1e-12 * lift), 1.0)
         up = np.broadcast_to(ratio.astype(np.float32)[:, None, :, None], (h, s, w, s))
-        estimate *= _observe(up.reshape(h * s, w * s), flipped)
+        update = _observe(up.reshape(h * s, w * s), flipped)
+        if sky is not None:
+            # the next iterate on the sky pixels alone: kept only within the guard
+            rms = sky_rms(estimate.ravel()[sky] * update.ravel()[sky])
+            if rms > allowed:
+                report['stop'] = 'sky-rms' if n_iter else 'sky-rms-first'
+                if not n_iter:
+                    report['first_sky_ratio'] = _ratio(rms, bicubic_rms)
+                break
+        estimate *= update
+        del update
+    if sky is not None:
+        report['sky_ratio'] = _ratio(sky_rms(estimate.ravel()[sky]), bicubic_rms)
     if n_iter == 0:
         return sr, 0
     refined = estimate.astype(np.float64)
@@ -194,3 +336,7 @@ def refine_to_noise(sr, lr, good_lr, *, scale, blur, noise, surface_brightness=F
     refined -= lift
     refined /= per_pixel
     return refined, n_iter
+
+
+def _ratio(rms, reference):
+    return float(rms / reference) if reference > 0 else float('inf') if rms > 0 else 1.0

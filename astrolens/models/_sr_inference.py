@@ -37,6 +37,7 @@ from scipy import ndimage
 from astrolens.io import (
                           as_image_array,
                           combine_in_quadrature,
+                          like_uncertainty,
                           resampled_meta,
                           restore_type,
                           to_nddata,
@@ -50,14 +51,23 @@ from astrolens.models._sr_psf import (
                                       pixel_scale_of,
                                       resolve_input_psf,
 )
+from astrolens.models._sr_uncertainty import (
+                                              DEFAULT_SAMPLES,
+                                              d4_array,
+                                              input_noise_on_output,
+                                              model_error_coefficients,
+                                              resampled_spread,
+                                              total_sigma,
+)
 from astrolens.models._tiling import tiled_apply
 from astrolens.utils import bicubic_upscale, psf_fwhm, robust_sigma
 from astrolens.version import __version__
 from astrolens.wcs_utils import scale_wcs
 
 __all__ = ['FLUX_MODES', 'bicubic_upscale', 'check_domain', 'check_psf', 'd4', 'd4_inverse',
-           'enhance', 'enhance_array', 'enhance_batch', 'fill_bad', 'is_surface_brightness',
-           'noise_level', 'norm_params', 'uncertainty_sigma', 'uncertainty_std']
+           'enhance', 'enhance_array', 'enhance_batch', 'enhance_with_uncertainty', 'fill_bad',
+           'is_surface_brightness', 'noise_level', 'norm_params', 'uncertainty_sigma',
+           'uncertainty_std']
 
 FLUX_MODES = ('local', 'total', 'block', None)
 
@@ -335,11 +345,17 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
         # observed through the PSF itself, wings included: a Gaussian of its width leaves
         # light in the wings unexplained, and the iterations would run on to fit it
         kernel, _ = observation_kernel(psf, scale=s, output_fwhm=output_fwhm)
+        refined = {}
         sr, n_iter = refine_to_noise(sr, lr_filled, good, scale=s, blur=kernel,
                                      noise=float(sigma) if noise_map is None else noise_map,
-                                     surface_brightness=surface_brightness)
+                                     surface_brightness=surface_brightness, report=refined)
         if report is not None:
+            # the caller warns, once per image or batch (`_warn_not_deconvolved`)
             report['deconvolve_iterations'] = int(n_iter)
+            report['deconvolve_stop'] = refined.get('stop')
+            for key in ('sky_ratio', 'first_sky_ratio'):
+                if key in refined:
+                    report[f'deconvolve_{key}'] = refined[key]
         if n_iter:
             sr, _ = correct_flux(sr, lr_filled, good, scale=s, mode='total',
                                  surface_brightness=surface_brightness)
@@ -348,12 +364,51 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
     return sr, std
 
 
+def enhance_with_uncertainty(est, image, bad, *, uncertainty, uncertainty_samples, noise,
+                             noise_std=None, noise_map=None, report=None, progress, **opts):
+    """`enhance_array` with the per-pixel uncertainty of ``uncertainty`` (a checked method).
+
+    Returns ``(sr, std or None, passes)``: ``passes`` counts the forward passes of a
+    resampled method (None for the others), whose ``std`` already holds the input's noise
+    (drawn from ``noise_std``, per input pixel, else ``noise``); the others' ``std`` is the
+    8-fold symmetry spread (``'d4'``) or None.
+    """
+    if uncertainty not in ('resample', 'calibrated'):
+        sr, std = enhance_array(est, image, bad, uncertainty=uncertainty == 'd4', noise=noise,
+                                noise_map=noise_map, report=report, progress=progress, **opts)
+        return sr, std, None
+    psf = opts.pop('psf')
+    if noise is None:
+        noise = noise_level(fill_bad(np.where(bad, 0.0, image), bad), bad)
+
+    def run(img, bd, k):
+        # the pass sees the image in the k-th symmetry: so must its PSF and noise map
+        return enhance_array(est, img, bd, uncertainty=False, noise=noise, progress=False,
+                             psf=d4_array(psf, k) if np.ndim(psf) == 2 else psf,
+                             noise_map=None if noise_map is None else d4_array(noise_map, k),
+                             report=report if k == 0 else None, **opts)[0]
+
+    spread = resampled_spread(run, image, bad, noise if noise_std is None else noise_std,
+                              samples=uncertainty_samples, seed=int(est.seed or 0),
+                              progress=progress)
+    floor = input_noise_on_output(noise if noise_std is None else noise_std, est.scale,
+                                  surface_brightness=opts['surface_brightness'])
+    std = total_sigma(spread, spread.mean, method=uncertainty, factor=int(est.scale),
+                      input_noise=floor, coefficients=model_error_coefficients(est))
+    return spread.mean, std, spread.passes
+
+
 def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux, hdu,
-            bad_bits=None, max_pixels='default', psf=None, output_fwhm=None, deconvolve=False):
-    """`SuperResolver.enhance` for a fitted ``est``, with the options checked there."""
+            bad_bits=None, max_pixels='default', psf=None, output_fwhm=None, deconvolve=False,
+            uncertainty_samples=DEFAULT_SAMPLES):
+    """`SuperResolver.enhance` for a fitted ``est``, with the options checked there.
+
+    ``uncertainty`` is None or one of `astrolens.models._sr_uncertainty.UNCERTAINTY_METHODS`.
+    """
     opts = {'tile': int(tile), 'overlap': int(overlap), 'batch_size': int(batch_size),
-            'uncertainty': bool(uncertainty), 'flux': flux, 'psf': psf,
-            'output_fwhm': output_fwhm, 'deconvolve': bool(deconvolve)}
+            'uncertainty': uncertainty, 'uncertainty_samples': int(uncertainty_samples),
+            'flux': flux, 'psf': psf, 'output_fwhm': output_fwhm,
+            'deconvolve': bool(deconvolve)}
     if isinstance(data, np.ndarray) and data.ndim in (3, 4):
         return enhance_batch(est, data, progress=progress, **opts)
     read = {} if max_pixels == 'default' else {'max_pixels': max_pixels}
@@ -385,8 +440,14 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
     report = {}
     # per pixel, the uncertainty tells deconvolve where bright sources are noisier (Poisson)
     noise_map = uncertainty_std(nd.uncertainty, image.shape) if opts['deconvolve'] else None
-    sr, std = enhance_array(est, image, bad, surface_brightness=sb, progress=progress,
-                            noise=sigma, noise_map=noise_map, report=report, **opts)
+    # the resampled uncertainties draw the input's noise from its uncertainty where it has one
+    noise_std = uncertainty_std(nd.uncertainty, image.shape) \
+        if opts['uncertainty'] in ('resample', 'calibrated') else None
+    sr, std, passes = enhance_with_uncertainty(est, image, bad, surface_brightness=sb,
+                                               progress=progress, noise=sigma,
+                                               noise_std=noise_std, noise_map=noise_map,
+                                               report=report, **opts)
+    _warn_not_deconvolved([report])
     s = int(est.scale)
     up = lambda a: np.repeat(np.repeat(a, s, axis=0), s, axis=1)  # noqa: E731
     sr[up(~finite)] = np.nan
@@ -405,12 +466,23 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
         for key, _ in HEADER_PSF_KEYWORDS:
             meta['header'].remove(key, ignore_missing=True, remove_all=True)
     if 'deconvolve_iterations' in report:
+        # how far deconvolution went, why it stopped, its sky rms over bicubic's (SRDEC* cards)
         meta['sr_deconvolve_iterations'] = report['deconvolve_iterations']
+        meta['sr_deconvolve_stop'] = report['deconvolve_stop']
+        if 'deconvolve_sky_ratio' in report:
+            meta['sr_deconvolve_sky_ratio'] = _sig(report['deconvolve_sky_ratio'])
     wcs = scale_wcs(nd.wcs, s) if nd.wcs is not None else None
-    # the input uncertainty, propagated as a flux-conserving upsampling, plus the network's
-    # own spread (uncertainty=True) in quadrature
-    propagated = upsample_uncertainty(nd.uncertainty, s, surface_brightness=sb, dtype=dtype)
-    unc = combine_in_quadrature(propagated, std, dtype=dtype)
+    if opts['uncertainty'] is not None:
+        meta['sr_uncertainty'] = opts['uncertainty']
+        meta['sr_uncertainty_passes'] = 8 if passes is None else int(passes)
+    if passes is None:
+        # the input uncertainty, propagated as a flux-conserving upsampling, plus the
+        # network's own symmetry spread ('d4') in quadrature
+        propagated = upsample_uncertainty(nd.uncertainty, s, surface_brightness=sb, dtype=dtype)
+        unc = combine_in_quadrature(propagated, std, dtype=dtype)
+    else:
+        # the input's noise went through the network in the draws: not added again
+        unc = like_uncertainty(std ** 2, nd.uncertainty, dtype=dtype)
     return restore_type(NDData(sr.astype(dtype), wcs=wcs, unit=nd.unit, mask=mask, meta=meta,
                                uncertainty=unc, psf=output_psf_image(out_fwhm)), data)
 
@@ -431,6 +503,22 @@ def _psf_meta(resolved, out_fwhm, pixel_scale, scale):
     if resolved.n_stars is not None:
         meta['sr_psf_nstars'] = int(resolved.n_stars)
     return meta
+
+
+def _warn_not_deconvolved(reports):
+    """One warning for the images ``deconvolve=True`` left alone because of the sky guard."""
+    ratios = [r['deconvolve_first_sky_ratio'] for r in reports
+              if r.get('deconvolve_stop') == 'sky-rms-first']
+    if not ratios:
+        return
+    import warnings
+
+    from astrolens.utils import AstrolensUserWarning
+
+    which = '' if len(reports) == 1 else f' on {len(ratios)} of {len(reports)} images'
+    warnings.warn(f'deconvolve=True: the first Richardson-Lucy iteration would raise the sky '
+                  f"rms to {max(ratios):.2f}x bicubic's{which}, so the output was not "
+                  'deconvolved', AstrolensUserWarning, stacklevel=4)
 
 
 def _sig(value):
@@ -468,10 +556,10 @@ def _enhance_cube(est, nd, *, progress, opts):
     wcs = scale_wcs(nd.wcs, int(est.scale)) if nd.wcs is not None else None
     meta = outs[0].meta
     if any('sr_deconvolve_iterations' in o.meta for o in outs):
-        # one count per plane, as a string a FITS card can hold ('-': not deconvolved)
+        # one value per plane, as a string a FITS card can hold ('-': not deconvolved)
         meta = dict(meta)
-        meta['sr_deconvolve_iterations'] = ','.join(
-            str(o.meta.get('sr_deconvolve_iterations', '-')) for o in outs)
+        for key in ('sr_deconvolve_iterations', 'sr_deconvolve_stop', 'sr_deconvolve_sky_ratio'):
+            meta[key] = ','.join(str(o.meta.get(key, '-')) for o in outs)
     return NDData(np.stack([o.data for o in outs]), wcs=wcs, unit=outs[0].unit, mask=cube_mask,
                   meta=meta, uncertainty=cube_unc, psf=outs[0].psf)
 
@@ -488,18 +576,21 @@ def enhance_batch(est, data, *, progress, **opts):
     if batch.ndim == 2:
         batch = batch[None]
     s = int(est.scale)
-    srs, stds = [], []
+    srs, stds, reports = [], [], []
     for image in tqdm(batch, desc='enhance', unit='image', leave=False,
                       disable=not progress or len(batch) < 2):
         bad = ~np.isfinite(image)
         if bad.all():
             msg = 'an image of the batch has no finite pixel'
             raise ValueError(msg)
-        sr, std = enhance_array(est, image, bad, surface_brightness=False, progress=False,
-                                **opts)
+        reports.append({})
+        sr, std, _ = enhance_with_uncertainty(est, image, bad, surface_brightness=False,
+                                              progress=False, noise=None, report=reports[-1],
+                                              **opts)
         sr[np.repeat(np.repeat(bad, s, axis=0), s, axis=1)] = np.nan
         srs.append(sr)
         stds.append(std)
+    _warn_not_deconvolved(reports)
     dtype = np.float32 if batch.dtype == np.float32 else np.float64
     out = np.stack(srs).astype(dtype)
     if opts['uncertainty']:

@@ -20,6 +20,7 @@ from astrolens.models._sr_data import PatchSampler, as_pairs, prepare_pairs, psn
 from astrolens.models._sr_flux import estimate_gain
 from astrolens.models._sr_inference import FLUX_MODES, bicubic_upscale, is_surface_brightness
 from astrolens.models._sr_networks import SR_ARCHS, count_parameters, create_sr_network
+from astrolens.models._sr_uncertainty import check_uncertainty
 from astrolens.utils import NotFittedError, WeightsError
 from astrolens.version import __version__
 
@@ -47,6 +48,20 @@ def _output_fwhm_of(config):
     except (TypeError, ValueError):
         return DEFAULT_OUTPUT_FWHM
     return float(np.sqrt(low * high)) if low > 0 and high > 0 else DEFAULT_OUTPUT_FWHM
+
+
+def _earlier_stages(config):
+    """The training stages behind a saved model's weights, oldest first.
+
+    Each stage keeps its training record, command, data and test metrics, so
+    a model trained in a chain of stages says how every stage was run.
+    """
+    earlier = config.get('pretraining') or []
+    if isinstance(earlier, dict):  # written by astrolens before stages were chained
+        earlier = [earlier]
+    last = {**config['training'],
+            **{k: config[k] for k in ('command', 'data', 'metrics') if k in config}}
+    return [*earlier, last]
 
 
 class SuperResolver:
@@ -241,7 +256,7 @@ class SuperResolver:
         if len(train_idx) < batch_size:
             batch_size = max(1, len(train_idx))
         torch.manual_seed(self.seed)
-        model = self._init_model(init)
+        model, source = self._init_model(init)
         sampler = PatchSampler([xs[i] for i in train_idx], [ys[i] for i in train_idx],
                                 scale=s, patch_size=patch_size, batch_size=batch_size,
                                 seed=self.seed, noise=noise_augment)
@@ -264,7 +279,7 @@ class SuperResolver:
         self.flux_gain_ = float(gain)
         self.history_ = result.history
         self.name_ = getattr(self, 'name_', None) or f'{self.arch}-x{s}'
-        previous = getattr(self, 'config_', {}) or {}
+        previous = (getattr(source, 'config_', None) or {}) if source is not None else {}
         self.config_ = {
             'training': {
                 'n_pairs': len(xs), 'n_train': int(len(train_idx)), 'n_val': int(n_val),
@@ -279,10 +294,8 @@ class SuperResolver:
         }
         if self.loss == 'gan':
             self.config_['training']['gan'] = self._gan_options()
-        if init is not None and 'training' in previous:
-            self.config_['pretraining'] = {
-                **previous['training'],
-                **{k: previous[k] for k in ('command', 'data', 'metrics') if k in previous}}
+        if 'training' in previous:
+            self.config_['pretraining'] = _earlier_stages(previous)
         return self
 
     def fine_tune(self, lr, hr=None, *, epochs=60, batch_size=8, patch_size=24,
@@ -348,9 +361,10 @@ class SuperResolver:
             k: v for k, v in options.items() if k != 'feature_model'})
 
     def _init_model(self, init):
+        """``(network, the estimator it starts from or None)``."""
         model = create_sr_network(self.arch, int(self.scale), **(self.arch_kwargs or {}))
         if init is None:
-            return model
+            return model, None
         if isinstance(init, SuperResolver):
             source = init
         else:
@@ -370,9 +384,7 @@ class SuperResolver:
             own.update(state)
             state = own
         model.load_state_dict(state)
-        if source is not self:
-            self.config_ = getattr(source, 'config_', {})
-        return model
+        return model, source
 
     @staticmethod
     def _val_batches(xs, ys, batch=16):
@@ -393,7 +405,7 @@ class SuperResolver:
     # ------------------------------------------------------------------ inference
     def enhance(self, data, *, tile=512, overlap=None, batch_size=1, uncertainty=False,
                 progress=True, flux='default', hdu=None, bad_bits=None, max_pixels='default',
-                psf=None, output_fwhm=None, deconvolve=False):
+                psf=None, output_fwhm=None, deconvolve=False, uncertainty_samples=8):
         """Super-resolve an image (or a batch of arrays).
 
         Parameters
@@ -411,10 +423,25 @@ class SuperResolver:
             untiled one. Smaller values trade exactness for speed.
         batch_size : int, optional
             Tiles per network call; memory grows with it.
-        uncertainty : bool, optional
-            Run the 8 D4 symmetries of every tile; return their mean, with
-            their standard deviation as a `~astropy.nddata.StdDevUncertainty`
-            (8x slower).
+        uncertainty : bool or {'calibrated', 'resample', 'd4'}, optional
+            Also return a standard deviation per output pixel (the output's
+            ``uncertainty``, of the input uncertainty's class, else
+            `~astropy.nddata.StdDevUncertainty`). ``True`` is
+            ``'calibrated'``: the image is enhanced ``uncertainty_samples``
+            times (that many forward passes) with noise drawn from the
+            input's uncertainty, or its noise level without one, in
+            antithetic pairs each in another symmetry of the square; the
+            output is their mean, its uncertainty the spread they show (the
+            input's noise carried through the network and flux correction,
+            and the network's disagreement between symmetries) with the
+            model's error on detail the input does not show added (see
+            `astrolens.models._sr_uncertainty`; coefficients from the model's
+            configuration, fitted by ``benchmarks/bench_uncertainty.py``).
+            ``'resample'``: the same without the model error. ``'d4'``: the
+            mean of the 8 symmetries of the clean input, their spread in
+            quadrature with the input's uncertainty upsampled (far too narrow
+            on real pairs). The output records which (``sr_uncertainty``,
+            ``sr_uncertainty_passes``).
         progress : bool, optional
             Show a progress bar over tiles (or batch images).
         flux : {'local', 'total', 'block', None}, optional
@@ -457,11 +484,18 @@ class SuperResolver:
             noise (the discrepancy principle): its uncertainty pixel by
             pixel when it carries one (so bright sources, noisier by their
             Poisson noise, stop it in time), else the noise level estimated
-            from pixel-to-pixel differences. It helps where the network
+            from pixel-to-pixel differences. The iterations never leave
+            the sky noisier than bicubic upsampling: they stop at the last
+            iterate whose sky rms is at most bicubic's, and none is kept
+            (with a warning) when the first would exceed it. It helps where the network
             stops short on bright inputs behind wide PSFs (+1.4 dB on the
             Hubble Deep Field set with its PSF) and brings aperture fluxes
             closer to the truth; on the real HSC/HST pair it leaves less
             diffuse light. See :ref:`sr_psf`.
+        uncertainty_samples : int, optional
+            Forward passes of ``uncertainty='calibrated'`` or
+            ``'resample'``: an even number (pairs of opposite noise draws);
+            the cost of `enhance` grows that many times.
 
         Returns
         -------
@@ -472,11 +506,13 @@ class SuperResolver:
             upsampled (input NaNs stay NaN there, and only there), the
             input's uncertainty propagated
             (`astrolens.io.upsample_uncertainty`, combined in quadrature
-            with the symmetry spread when ``uncertainty=True``), ``meta``
+            with the symmetry spread when ``uncertainty='d4'``; replaced by the
+            resampled spread for the other methods), ``meta``
             rewritten for the finer grid (`astrolens.io.resampled_meta`) plus
             the provenance (``sr_model``, ``sr_version``, ``sr_scale``,
             ``sr_flux``, ``sr_output_fwhm`` when a PSF was given, and
-            ``sr_deconvolve_iterations`` when ``deconvolve=True`` acted), and
+            ``sr_deconvolve_iterations``, ``sr_deconvolve_stop`` and
+            ``sr_deconvolve_sky_ratio`` when ``deconvolve=True`` acted), and
             the PSFs (``sr_psf_source``, ``sr_psf_in``, ``sr_psf_out``, ...,
             written as the FITS cards ``SRPSFSRC``, ``SRPSFIN``,
             ``SRPSFOUT``, ...: `astrolens.io.SR_PSF_CARDS`); its ``psf`` is
@@ -485,12 +521,13 @@ class SuperResolver:
             the middle of the PSFs it was trained to produce). A 3-D
             NDData or FITS image is a ``(bands, y, x)``
             cube, enhanced plane by plane with its 3-D WCS kept (its
-            ``sr_deconvolve_iterations`` is a string of counts per plane,
+            ``sr_deconvolve_*`` entries are strings of one value per plane,
             ``'12,30,7'``). For an
             array batch: an array ``(N, scale*H, scale*W)``, or
             ``(array, std)`` with ``uncertainty=True``.
         """
         self._check_fitted()
+        uncertainty, uncertainty_samples = check_uncertainty(uncertainty, uncertainty_samples)
         flux = self.flux if flux == 'default' else flux
         if flux not in _FLUX:
             msg = f'flux must be one of {_FLUX}, got {flux!r}'
@@ -519,7 +556,8 @@ class SuperResolver:
                                      batch_size=batch_size, uncertainty=uncertainty,
                                      progress=progress, flux=flux, hdu=hdu, bad_bits=bad_bits,
                                      max_pixels=max_pixels, psf=psf,
-                                     output_fwhm=float(output_fwhm), deconvolve=bool(deconvolve))
+                                     output_fwhm=float(output_fwhm), deconvolve=bool(deconvolve),
+                                     uncertainty_samples=uncertainty_samples)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, lr, hr, *, surface_brightness=False, tile=512, batch_size=2,
@@ -668,7 +706,7 @@ class SuperResolver:
         est.history_ = (config.get('training') or {}).get('history', [])
         est.config_ = {k: v for k, v in config.items()
                        if k in ('training', 'pretraining', 'data', 'command', 'metrics', 'domain',
-                                'description')}
+                                'description', 'uncertainty')}
         return est
 
     @classmethod

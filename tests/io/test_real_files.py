@@ -172,10 +172,16 @@ def test_cli_uncertainty_flag_adds_model_spread_in_quadrature(model, tmp_path):
     src = tmp_path / 'calexp.fits'
     _calexp(src)
     out = tmp_path / 'u.fits'
-    assert _enhance(model, src, out, '--uncertainty') == 0
+    assert _enhance(model, src, out, '--uncertainty', '--uncertainty-method', 'd4') == 0
     variance = read_fits(out).uncertainty.array
     assert np.all(variance[~read_fits(out).mask] >= 0.01 / 16 * (1 - 1e-5))
     assert variance.max() > 0.01 / 16
+    # the default (calibrated) replaces the propagated input variance by the resampled spread
+    assert _enhance(model, src, out, '--uncertainty', '--overwrite') == 0
+    result = read_fits(out)
+    assert isinstance(result.uncertainty, VarianceUncertainty)
+    assert result.meta['sr_uncertainty'] == 'calibrated'
+    assert np.all(np.isfinite(result.uncertainty.array)) and result.uncertainty.array.max() > 0
 
 
 def test_cli_drizzle_wht_and_hdu_forms(model, tmp_path, capsys):

@@ -163,7 +163,7 @@ def test_nan_and_masked_pixels_do_not_leak(fitted, pairs):
 
 
 def test_uncertainty_from_d4_spread(fitted, pairs):
-    out = fitted.enhance(pairs[0][0], uncertainty=True, progress=False)
+    out = fitted.enhance(pairs[0][0], uncertainty='d4', progress=False)
     assert isinstance(out.uncertainty, StdDevUncertainty)
     assert out.uncertainty.array.shape == out.data.shape
     assert (out.uncertainty.array >= 0).all() and out.uncertainty.array.max() > 0
@@ -275,6 +275,25 @@ def test_init_across_scales_transfers_the_body(fitted, pairs):
     assert x3.config_['training']['init'] == fitted.name_
     with pytest.raises(ValueError, match='init weights are for'):
         SuperResolver(2, arch='edsr-s').fit(*pairs, epochs=1, init=fitted)
+
+
+def test_a_chain_of_stages_keeps_every_earlier_stage(fitted, pairs, tmp_path):
+    lr, hr = pairs[0][:8], pairs[1][:8]
+    first = copy.deepcopy(fitted)
+    first.config_['command'] = 'stage one'
+    first.save(tmp_path / 'one')
+    second = SuperResolver(2, arch=fitted.arch, arch_kwargs=fitted.arch_kwargs)
+    second.fit(lr, hr, epochs=1, batch_size=4, patch_size=16, init=tmp_path / 'one',
+               val_fraction=0, progress=False)
+    second.config_['command'] = 'stage two'
+    second.save(tmp_path / 'two')
+    third = SuperResolver(2, arch=fitted.arch, arch_kwargs=fitted.arch_kwargs)
+    third.fit(lr, hr, epochs=1, batch_size=4, patch_size=16, init=tmp_path / 'two',
+              val_fraction=0, progress=False)
+    stages = third.config_['pretraining']
+    assert [s['command'] for s in stages] == ['stage one', 'stage two']
+    assert stages[0]['epochs_run'] == fitted.config_['training']['epochs_run']
+    assert third.config_['training']['init'].endswith('two')
 
 
 def test_cli_train_sr_on_a_deeplense_folder(pairs, tmp_path):

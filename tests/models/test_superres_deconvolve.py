@@ -12,11 +12,11 @@ from astrolens.datasets import lr_psf_image
 from astrolens.datasets._degradation import Recipe, degrade
 from astrolens.datasets._sources import hdf_half
 from astrolens.metrics import psnr
-from astrolens.models._sr_deconvolve import observation_kernel, refine_to_noise
+from astrolens.models._sr_deconvolve import observation_kernel, refine_to_noise, sky_mask, sky_rms
 from astrolens.models._sr_flux import block_sum, psf_blur
 from astrolens.models._sr_inference import noise_level
 from astrolens.models._superres import SuperResolver
-from astrolens.utils import AstrolensUserWarning
+from astrolens.utils import AstrolensUserWarning, bicubic_upscale
 
 torch.set_num_threads(1)
 _SIGMA_PER_FWHM = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
@@ -52,7 +52,10 @@ def test_an_under_deconvolved_output_is_carried_on_until_it_explains_the_input()
     good = np.ones(lr.shape, dtype=bool)
     soft = ndimage.gaussian_filter(truth, 3.0 * _SIGMA_PER_FWHM)    # a network that stopped short
     assert _lr_residual(soft, lr, blur) > 10 * noise ** 2
-    refined, n_iter = refine_to_noise(soft, lr, good, scale=2, blur=blur, noise=noise)
+    # the Richardson-Lucy core alone: on this noise-free start the sky guard (tested below)
+    # would stop it before the point sources are explained
+    refined, n_iter = refine_to_noise(soft, lr, good, scale=2, blur=blur, noise=noise,
+                                      sky_limit=None)
     assert 0 < n_iter < 100
     assert _lr_residual(refined, lr, blur) <= 1.05 * noise ** 2
     assert psnr(refined, truth) > psnr(soft, truth) + 3.0
@@ -80,8 +83,9 @@ def test_masked_input_pixels_neither_pull_nor_push_and_negative_skies_work():
     soft = ndimage.gaussian_filter(truth, 3.0 * _SIGMA_PER_FWHM)
     garbage = lr.copy()
     garbage[~good] = 1e6
-    a, n_a = refine_to_noise(soft, lr, good, scale=2, blur=blur, noise=noise)
-    b, n_b = refine_to_noise(soft, garbage, good, scale=2, blur=blur, noise=noise)
+    a, n_a = refine_to_noise(soft, lr, good, scale=2, blur=blur, noise=noise, sky_limit=None)
+    b, n_b = refine_to_noise(soft, garbage, good, scale=2, blur=blur, noise=noise,
+                             sky_limit=None)
     assert n_a == n_b > 0
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     assert psnr(a, truth) > psnr(soft, truth) + 3.0
@@ -110,10 +114,11 @@ def test_a_per_pixel_noise_stops_the_iterations_where_bright_sources_are_noisier
     lr = clean + np.random.default_rng(1).normal(size=clean.shape) * sigma
     good = np.ones(lr.shape, dtype=bool)
     soft = ndimage.gaussian_filter(truth, 3.0 * _SIGMA_PER_FWHM)
-    _, n_sky = refine_to_noise(soft, lr, good, scale=2, blur=blur, noise=0.5, max_iter=60)
+    _, n_sky = refine_to_noise(soft, lr, good, scale=2, blur=blur, noise=0.5, max_iter=60,
+                               sky_limit=None)
     assert n_sky == 60
     refined, n_map = refine_to_noise(soft, lr, good, scale=2, blur=blur, noise=sigma,
-                                     max_iter=60)
+                                     max_iter=60, sky_limit=None)
     assert 0 < n_map < 10
     observed = block_sum(ndimage.gaussian_filter(refined, blur * _SIGMA_PER_FWHM), 2)
     assert np.mean(((observed - lr) / sigma) ** 2) <= 1.05
@@ -244,7 +249,9 @@ def test_an_output_that_explains_the_input_through_the_real_psf_is_left_alone():
     kept, n_kernel = refine_to_noise(pair.hr, pair.lr, good, scale=2, blur=kernel, noise=noise)
     assert n_kernel == 0 and kept is pair.hr
     blur = psf_blur(psf, scale=2, output_fwhm=output_fwhm)
-    spoiled, n_gauss = refine_to_noise(pair.hr, pair.lr, good, scale=2, blur=blur, noise=noise)
+    # (the sky guard refuses this one too: its first iteration already roughens the sky)
+    spoiled, n_gauss = refine_to_noise(pair.hr, pair.lr, good, scale=2, blur=blur, noise=noise,
+                                       sky_limit=None)
     assert n_gauss > 0
     assert psnr(spoiled, pair.hr) < 40.0
 
@@ -265,3 +272,123 @@ def test_a_cube_records_the_iterations_of_every_plane():
     # the first plane is explained as it is, the second iterates as the image alone does
     assert cube.meta['sr_deconvolve_iterations'] == f'0,{n}'
     np.testing.assert_allclose(cube.data[1], single.data, rtol=1e-6, atol=1e-9)
+
+
+def _star_on_noisy_sky(n=32, amp=3000.0, fwhm=2.0, seed=3):
+    """One bright star (input FWHM ``fwhm`` pixels) on a flat sky of noise 1, x2 truth."""
+    truth = np.zeros((2 * n, 2 * n))
+    truth[n, n] = amp
+    truth = ndimage.gaussian_filter(truth, 2.0 * _SIGMA_PER_FWHM)
+    clean = block_sum(ndimage.gaussian_filter(truth, 2.0 * fwhm * _SIGMA_PER_FWHM), 2)
+    lr = clean + np.random.default_rng(seed).normal(0.0, 1.0, clean.shape)
+    yy, xx = np.mgrid[:2 * n, :2 * n]
+    far = np.hypot(yy - n, xx - n) > 8.0 * fwhm        # sky well away from the star
+    return truth, lr, far
+
+
+def _sky_ratio(image, lr, pixels):
+    return sky_rms(image[pixels]) / sky_rms(bicubic_upscale(lr, 2)[pixels])
+
+
+def test_deconvolution_never_makes_the_sky_noisier_than_bicubic():
+    """The star holds the discrepancy above the noise long after the flat sky is explained:
+    unguarded, the iterations fit the sky's noise to twice bicubic's rms; guarded, they stop
+    at the last iterate whose sky is no noisier than bicubic's."""
+    truth, lr, far = _star_on_noisy_sky()
+    good = np.ones(lr.shape, dtype=bool)
+    start = ndimage.gaussian_filter(truth, 1.5 * _SIGMA_PER_FWHM)   # a denoising network
+    sky = np.repeat(np.repeat(sky_mask(lr, good), 2, axis=0), 2, axis=1)
+    unguarded, n_free = refine_to_noise(start, lr, good, scale=2, blur=4.0, noise=1.0,
+                                        sky_limit=None)
+    assert _sky_ratio(unguarded, lr, far) > 1.5
+    report = {}
+    guarded, n_iter = refine_to_noise(start, lr, good, scale=2, blur=4.0, noise=1.0,
+                                      report=report)
+    # on the pixels the guard measures (its stated definition), and on others chosen here
+    assert _sky_ratio(guarded, lr, sky) <= 1.0
+    assert _sky_ratio(guarded, lr, far) <= 1.0
+    assert 0 < n_iter < n_free
+    assert report['stop'] == 'sky-rms'
+    assert report['sky_ratio'] == pytest.approx(_sky_ratio(guarded, lr, sky), rel=1e-3)
+    # the next iterate was the first above bicubic's
+    beyond, _ = refine_to_noise(start, lr, good, scale=2, blur=4.0, noise=1.0,
+                                max_iter=n_iter + 1, sky_limit=None)
+    assert _sky_ratio(beyond, lr, sky) > 1.0
+
+
+def test_an_output_as_noisy_as_bicubic_is_not_deconvolved():
+    _, lr, _ = _star_on_noisy_sky()
+    good = np.ones(lr.shape, dtype=bool)
+    start = bicubic_upscale(lr, 2).astype(np.float64)
+    report = {}
+    kept, n_iter = refine_to_noise(start, lr, good, scale=2, blur=4.0, noise=1.0,
+                                   report=report)
+    assert n_iter == 0 and kept is start
+    assert report['stop'] == 'sky-rms-first'
+    assert report['first_sky_ratio'] > 1.0
+    # unguarded, the same start is deconvolved
+    assert refine_to_noise(start, lr, good, scale=2, blur=4.0, noise=1.0, sky_limit=None)[1] > 0
+    with pytest.raises(ValueError, match=r'sky_limit must be in \(0, 1\]'):
+        refine_to_noise(start, lr, good, scale=2, blur=4.0, noise=1.0, sky_limit=1.5)
+
+
+def _star_lr(amp, n=24, fwhm=3.0):
+    truth = np.zeros((2 * n, 2 * n))
+    truth[n, n] = amp
+    truth[n // 2, n + 7] = amp / 3
+    truth = ndimage.gaussian_filter(truth, 2.0 * _SIGMA_PER_FWHM)
+    clean = block_sum(ndimage.gaussian_filter(truth, 2.0 * fwhm * _SIGMA_PER_FWHM), 2)
+    return clean + np.random.default_rng(0).normal(0.0, 1.0, clean.shape)
+
+
+def test_enhance_says_where_the_sky_guard_stopped_deconvolution(tmp_path):
+    from astropy.io import fits
+
+    from astrolens.io import read_fits, write_fits
+
+    model = SuperResolver.from_pretrained('survey-x2', device='cpu')
+    lr = _star_lr(3000.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', AstrolensUserWarning)     # stopped early: no warning
+        out = model.enhance(lr, psf=3.0, deconvolve=True, progress=False)
+    assert out.meta['sr_deconvolve_stop'] == 'sky-rms'
+    assert out.meta['sr_deconvolve_iterations'] > 0
+    assert out.meta['sr_deconvolve_sky_ratio'] <= 1.0
+    sky = np.repeat(np.repeat(sky_mask(lr, np.ones(lr.shape, bool)), 2, axis=0), 2, axis=1)
+    assert _sky_ratio(np.asarray(out.data), lr, sky) <= 1.0
+    path = tmp_path / 'out.fits'
+    write_fits(out, path)
+    header = fits.getheader(path)
+    assert header['SRDECSTP'] == 'sky-rms'
+    assert header['SRDECIT'] == out.meta['sr_deconvolve_iterations']
+    assert header['SRDECSKY'] == out.meta['sr_deconvolve_sky_ratio']
+    assert read_fits(path).meta['sr_deconvolve_stop'] == 'sky-rms'
+
+
+def test_enhance_refuses_to_deconvolve_in_one_line_when_the_first_iteration_is_too_noisy():
+    model = SuperResolver.from_pretrained('survey-x2', device='cpu')
+    lr = _star_lr(30000.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        out = model.enhance(lr, psf=3.0, deconvolve=True, progress=False)
+    said = [str(w.message) for w in caught if issubclass(w.category, AstrolensUserWarning)
+            and 'deconvolve' in str(w.message)]
+    assert len(said) == 1 and '\n' not in said[0]
+    assert 'first Richardson-Lucy iteration would raise the sky rms' in said[0]
+    assert 'not deconvolved' in said[0]
+    assert out.meta['sr_deconvolve_stop'] == 'sky-rms-first'
+    assert out.meta['sr_deconvolve_iterations'] == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', AstrolensUserWarning)
+        plain = model.enhance(lr, psf=3.0, progress=False)
+    np.testing.assert_array_equal(out.data, plain.data)
+
+
+def test_a_batch_says_once_how_many_images_were_not_deconvolved():
+    model = SuperResolver.from_pretrained('survey-x2', device='cpu')
+    lr = _star_lr(30000.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        model.enhance(np.stack([lr, lr]), psf=3.0, deconvolve=True, progress=False)
+    said = [str(w.message) for w in caught if 'Richardson-Lucy' in str(w.message)]
+    assert len(said) == 1 and 'on 2 of 2 images' in said[0]
