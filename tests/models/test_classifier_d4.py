@@ -69,57 +69,41 @@ def test_one_view_training_runs_the_encoder_once_and_evaluation_pools_the_orbit(
     assert seen[-1] == 24
 
 
-def test_training_in_bfloat16_autocast_changes_the_numbers_but_learns():
+def _train_tiny_d4(**options):
+    """History and network of a tiny one-view D4LensNet after 3 steps on one fixed batch."""
     from astrolens.models._training import train
 
-    def run(amp):
-        torch.manual_seed(0)
-        net = D4LensNet(num_classes=3, widths=(8, 12), depths=(1, 1), patch=2, train_views=1)
-        gen = torch.Generator().manual_seed(1)
-        x = torch.randn(24, 1, 16, 16, generator=gen)
-        y = torch.arange(24) % 3
-        x[y == 1] += 1.0
+    torch.manual_seed(0)
+    net = D4LensNet(num_classes=3, widths=(8, 12), depths=(1, 1), patch=2, train_views=1,
+                    dropout=0.0)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(24, 1, 16, 16, generator=gen)
+    y = torch.arange(24) % 3
+    x[y == 1] += 1.0
 
-        def batches(epoch, rank, world):
-            return iter([(x, y)])
+    def batches(epoch, rank, world):
+        return iter([(x, y)])
 
-        result = train(net, torch.nn.functional.cross_entropy, batches, epochs=3,
-                       steps_per_epoch=1, lr=1e-2, device='cpu', amp=amp, progress=False)
-        return result.history[-1]['train_loss'], net
+    def val():
+        return [(x, y)]
 
-    loss32, net32 = run(False)
-    loss16, net16 = run('bfloat16')
+    result = train(net, torch.nn.functional.cross_entropy, batches, epochs=3, steps_per_epoch=1,
+                   lr=1e-2, device='cpu', progress=False, val_batches=val, **options)
+    return result.history, net
+
+
+def test_training_in_bfloat16_autocast_changes_the_numbers_but_learns():
+    loss32 = _train_tiny_d4(amp=False)[0][-1]['train_loss']
+    loss16 = _train_tiny_d4(amp='bfloat16')[0][-1]['train_loss']
     assert loss16 != loss32  # the autocast really ran in bfloat16
     assert abs(loss16 - loss32) < 0.2 * loss32
     with pytest.raises(ValueError, match="amp must be True, False or 'bfloat16'"):
-        run('float8')
+        _train_tiny_d4(amp='float8')
 
 
 def test_channels_last_training_gives_the_same_numbers_and_hands_back_the_usual_layout():
-    from astrolens.models._training import train
-
-    def run(channels_last):
-        torch.manual_seed(0)
-        net = D4LensNet(num_classes=3, widths=(8, 12), depths=(1, 1), patch=2, train_views=1,
-                        dropout=0.0)
-        gen = torch.Generator().manual_seed(1)
-        x = torch.randn(24, 1, 16, 16, generator=gen)
-        y = torch.arange(24) % 3
-        x[y == 1] += 1.0
-
-        def batches(epoch, rank, world):
-            return iter([(x, y)])
-
-        def val():
-            return [(x, y)]
-
-        result = train(net, torch.nn.functional.cross_entropy, batches, epochs=3,
-                       steps_per_epoch=1, lr=1e-2, device='cpu', amp=False, progress=False,
-                       val_batches=val, channels_last=channels_last)
-        return result.history, net
-
-    plain, net_plain = run(False)
-    fast, net_fast = run(True)
+    plain, net_plain = _train_tiny_d4(amp=False)
+    fast, net_fast = _train_tiny_d4(amp=False, channels_last=True)
     for a, b in zip(plain, fast, strict=True):
         assert a['train_loss'] == pytest.approx(b['train_loss'], rel=1e-4)
         assert a['val_loss'] == pytest.approx(b['val_loss'], rel=1e-4)
