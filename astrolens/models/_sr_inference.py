@@ -388,11 +388,10 @@ def enhance_with_uncertainty(est, image, bad, *, uncertainty, uncertainty_sample
                              noise_map=None if noise_map is None else d4_array(noise_map, k),
                              report=report if k == 0 else None, **opts)[0]
 
-    spread = resampled_spread(run, image, bad, noise if noise_std is None else noise_std,
-                              samples=uncertainty_samples, seed=int(est.seed or 0),
-                              progress=progress)
-    floor = input_noise_on_output(noise if noise_std is None else noise_std, est.scale,
-                                  surface_brightness=opts['surface_brightness'])
+    drawn = noise if noise_std is None else noise_std
+    spread = resampled_spread(run, image, bad, drawn, samples=uncertainty_samples,
+                              seed=int(est.seed or 0), progress=progress)
+    floor = input_noise_on_output(drawn, est.scale, surface_brightness=opts['surface_brightness'])
     std = total_sigma(spread, spread.mean, method=uncertainty, factor=int(est.scale),
                       input_noise=floor, coefficients=model_error_coefficients(est))
     return spread.mean, std, spread.passes

@@ -82,6 +82,7 @@ def d4_array(a, k):
 
 
 def d4_array_inverse(a, k):
+    """Undo `d4_array` with the same ``k``."""
     a = np.rot90(a, -(k % 4))
     return a.T if k >= 4 else a
 

@@ -203,7 +203,8 @@ def train(model, loss_fn, batches, *, epochs, steps_per_epoch, lr=1e-3, weight_d
     channels_last : bool, optional
         Train with the weights and the 4-D inputs in the channels-last
         memory layout, which the CPU convolution kernels run faster (the
-        classifiers train 1.2-1.4x faster on 2 cores); the model is handed
+        classifiers' training step runs 1.2-1.3x faster on 2 cores:
+        ``benchmarks/bench_classifier_step.py``); the model is handed
         back in the usual layout.
 
     Returns
