@@ -63,11 +63,22 @@ def _write_one(root, fmt, model, image, meta):
     return path
 
 
-def classification_chunk(items, *, model, seed, root=None, fmt='deeplense', on_worker=False):
+def _central(image, crop):
+    if crop is None:
+        return image
+    h, w = image.shape[-2:]
+    top, left = (h - crop) // 2, (w - crop) // 2
+    # a copy, so that the rendered batch the crop came from can be freed
+    return image[..., top:top + crop, left:left + crop].copy()
+
+
+def classification_chunk(items, *, model, seed, root=None, fmt='deeplense', crop=None,
+                         on_worker=False):
     """Render (and write) the images ``items = [(class_index, index), ...]``.
 
     Image ``index`` of class ``c`` is drawn from ``image_seed(seed, c, index)``
-    alone; the images of one class are rendered together as batches.
+    alone; the images of one class are rendered together as batches. In
+    memory, ``crop`` keeps the central ``crop x crop`` pixels of each.
 
     ``on_worker`` (set by the cluster runner) limits BLAS to one thread in
     the worker process.
@@ -93,7 +104,7 @@ def classification_chunk(items, *, model, seed, root=None, fmt='deeplense', on_w
                             class_name=CLASSES[class_index])
                 record = {'label': int(class_index), 'index': int(index)}
                 if root is None:
-                    record.update(image=image, meta=meta)
+                    record.update(image=_central(image, crop), meta=meta)
                 else:
                     record['path'] = str(_write_one(root, fmt, model, image, meta))
                 records.append(record)
@@ -118,8 +129,8 @@ def _check_run_record(root, settings):
 
 
 def simulate_classification_set(n_per_class, *, model='model_i', seed=0, out=None,
-                                format='deeplense', workers=1, scheduler=None, client=None,
-                                return_masses=False, progress=False):
+                                format='deeplense', crop=None, workers=1, scheduler=None,
+                                client=None, return_masses=False, progress=False):
     """Simulate a balanced no / CDM / vortex classification set.
 
     Image ``i`` of class ``c`` depends only on ``(seed, c, i)``, so the result
@@ -143,6 +154,11 @@ def simulate_classification_set(n_per_class, *, model='model_i', seed=0, out=Non
         rerun with other settings is refused instead of mixed in. Default:
         return the arrays.
     format : {'deeplense', 'fits'}, optional
+    crop : int, optional
+        In memory (``out=None``) only: keep the central ``crop x crop``
+        pixels of each image, cut where it is rendered, so that a large set
+        (a training pool of 100k Model I images) needs the memory of the
+        crops alone.
     workers : int, optional
         1 (default): render in this process. More: a local
         `dask.distributed` cluster of that many single-threaded worker
@@ -186,6 +202,17 @@ def simulate_classification_set(n_per_class, *, model='model_i', seed=0, out=Non
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         msg = f'seed must be a non-negative integer, got {seed!r}'
         raise ValueError(msg)
+    shape = _simulator(model, 'none').shape
+    if crop is not None:
+        if out is not None:
+            msg = 'crop applies to images returned in memory; pass out=None to crop'
+            raise ValueError(msg)
+        if (not isinstance(crop, (int, np.integer)) or isinstance(crop, bool)
+                or not 0 < crop <= min(shape)):
+            msg = f'crop must be a number of pixels from 1 to {min(shape)}, got {crop!r}'
+            raise ValueError(msg)
+        crop = int(crop)
+        shape = (crop, crop)
     where = check_fan_out(workers, scheduler, client)
     items = [(c, i) for c in range(len(CLASSES)) for i in range(n)]
     done = 0
@@ -205,11 +232,10 @@ def simulate_classification_set(n_per_class, *, model='model_i', seed=0, out=Non
     records = run_chunks_somewhere(classification_chunk, items, where=where, chunk_size=_CHUNK,
                                    progress=progress, desc=f'simulate {model}', total=3 * n,
                                    initial=done, model=model, seed=int(seed), root=root,
-                                   fmt=format)
+                                   fmt=format, crop=crop)
     if root is not None:
         return root
     records.sort(key=lambda r: (r['label'], r['index']))
-    shape = _simulator(model, 'none').shape
     images = (np.stack([r['image'] for r in records]) if records
               else np.empty((0, *shape), dtype=np.float32))
     labels = np.array([r['label'] for r in records], dtype=np.int64)

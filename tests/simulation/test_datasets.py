@@ -11,6 +11,7 @@ import pytest
 from astrolens.cli import main
 from astrolens.io import load_deeplense_classification, load_deeplense_sr, read_fits
 from astrolens.simulation import simulate_classification_set, simulate_sr_pairs
+from astrolens.simulation._datasets import classification_chunk
 
 
 def test_classification_set_is_the_same_whatever_the_workers(sim_client):
@@ -24,6 +25,28 @@ def test_classification_set_is_the_same_whatever_the_workers(sim_client):
         two = simulate_classification_set(3, seed=4, return_masses=True, **where)
         assert np.array_equal(images, two[0]) and np.array_equal(masses, two[3], equal_nan=True)
         assert np.array_equal(labels, two[1])
+
+
+def test_a_cropped_set_is_the_central_field_cut_where_it_is_rendered():
+    whole, labels = simulate_classification_set(2, seed=4)[:2]
+    cropped, cropped_labels = simulate_classification_set(2, seed=4, crop=96)[:2]
+    assert cropped.shape == (6, 96, 96) and np.array_equal(labels, cropped_labels)
+    assert np.array_equal(cropped, whole[:, 27:123, 27:123])
+    # each record owns its crop: a view would keep the whole rendered batch in memory
+    records = classification_chunk([(0, 0), (0, 1)], model='model_i', seed=4, crop=96)
+    assert all(r['image'].shape == (96, 96) and r['image'].base is None for r in records)
+
+
+@pytest.mark.parametrize('crop', [0, 151, 2.5, True])
+def test_a_crop_that_is_not_a_number_of_pixels_in_the_image_is_refused(crop):
+    with pytest.raises(ValueError, match='crop must be a number of pixels from 1 to 150'):
+        simulate_classification_set(1, crop=crop)
+
+
+def test_crop_is_refused_for_files(tmp_path):
+    with pytest.raises(ValueError, match='crop applies to images returned in memory'):
+        simulate_classification_set(1, crop=96, out=tmp_path)
+    assert not any(tmp_path.iterdir())
 
 
 def test_classification_files_are_the_same_whatever_the_workers(tmp_path, sim_client):
