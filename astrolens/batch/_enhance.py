@@ -39,7 +39,7 @@ def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=Non
                  scheduler=None, overwrite=False, tile=512, flux='default', uncertainty=False,
                  hdu=None, bad_bits=None, max_pixels='default', device='auto', chunk_size=None,
                  progress=True, manifest=None, psf=None, output_fwhm=None,
-                 deconvolve=False):
+                 deconvolve=False, support_nsigma=None):
     """Super-resolve many FITS files in parallel with `dask.distributed`.
 
     Every input ``NAME`` gives ``out_dir/NAME``, the result of
@@ -77,13 +77,15 @@ def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=Non
         workers need astrolens installed and must see the same files.
     overwrite : bool, optional
         Enhance again inputs whose output exists (default: skip them).
-    tile, flux, uncertainty, hdu, bad_bits, max_pixels, psf, output_fwhm, deconvolve : optional
+    tile, flux, uncertainty, hdu, bad_bits, max_pixels, psf, output_fwhm, deconvolve, \
+support_nsigma : optional
         Passed to ``SuperResolver.enhance`` (``flux='default'``: the
         model's setting; ``uncertainty=True`` adds an ``UNCERT`` extension
         and is 8 times slower; ``psf``, a FWHM in input pixels, applies to
         every file, and a file's own PSF extension is used without it;
         ``deconvolve=True`` carries the deconvolution on to the noise where a
-        file's PSF is known).
+        file's PSF is known; ``support_nsigma`` keeps the output only where
+        the input is that significant).
     device : str, optional
         Device of the model on the workers.
     chunk_size : int, optional
@@ -154,7 +156,7 @@ def enhance_many(inputs, out_dir, *, model='survey-x2', client=None, workers=Non
         options = {'tile': int(tile), 'flux': flux, 'hdu': hdu,
                    'uncertainty': bool(uncertainty), 'bad_bits': bad_bits,
                    'max_pixels': max_pixels, 'psf': psf, 'output_fwhm': output_fwhm,
-                   'deconvolve': bool(deconvolve)}
+                   'deconvolve': bool(deconvolve), 'support_nsigma': support_nsigma}
 
         def lost(chunk, exc):
             return [{'input': src, 'output': dst, 'status': 'failed', 'seconds': 0.0,

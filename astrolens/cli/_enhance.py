@@ -95,7 +95,7 @@ def on_input_grid(psf, psf_scale, input_scale):
 
 
 def psf_options(args):
-    """``psf``, ``output_fwhm`` and ``deconvolve`` of `SuperResolver.enhance` from the CLI.
+    """``psf``, ``output_fwhm``, ``deconvolve`` and ``support_nsigma`` of `SuperResolver.enhance`.
 
     ``--psf FILE`` gives ``psf`` as the image as it is (one file resamples it
     to the input's pixels: `on_input_grid`), ``--psf stars`` as ``'stars'``.
@@ -117,6 +117,12 @@ def psf_options(args):
         options[key] = value
     if getattr(args, 'deconvolve', False):
         options['deconvolve'] = True
+    support = getattr(args, 'support_nsigma', None)
+    if support is not None:
+        if not support > 0:
+            msg = f'--support-nsigma must be a positive number of sigmas, got {support}'
+            raise ValueError(msg)
+        options['support_nsigma'] = support
     return options
 
 
@@ -268,6 +274,10 @@ def add_commands(subparsers):
                               'carry the deconvolution on from the network until the output, '
                               'observed through that PSF, explains the input to within its '
                               'noise (Richardson-Lucy, stopped by the discrepancy principle)')
+    enhance.add_argument('--support-nsigma', type=float, default=None, metavar='N',
+                         help='keep the super-resolved output only where the input shows '
+                              'signal at N sigma (e.g. 3), a smooth upsampled input elsewhere: '
+                              'nothing is sharpened out of sky noise (cards SRSUPSIG, SRSUPFRC)')
     enhance.add_argument('--hdu', default=None,
                          help='extension holding the image: an index, a name or NAME,VER '
                               '(needed only when the file holds several images; HST '

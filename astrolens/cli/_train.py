@@ -107,6 +107,10 @@ def add_train_sr(train_subparsers):
                         'half of the Hubble Deep Field, drawn-scene lenses, stars and sky, '
                         'degraded afresh every step by astrolens.datasets (how the shipped '
                         'models are made); --max-minutes is the time budget')
+    p.add_argument('--psf-condition', action='store_true',
+                   help='with --degradation: a PSF-conditioned network, told the input PSF '
+                        'and the output PSF of every pair (hidden for 30%% of them, so it '
+                        'also runs blind); enhance then uses a PSF it is given')
     p.add_argument('--scale', type=int, default=None,
                    help="upscaling factor (default: the preset's, else 2)")
     p.add_argument('--n-train', type=int, default=1500,
@@ -358,6 +362,9 @@ def main_train_sr(args):
         raise ValueError(msg)
     for path in (Path(str(args.output) + '.safetensors'), Path(str(args.output) + '.json')):
         check_writable(path, overwrite=args.overwrite)
+    if args.psf_condition and not args.degradation:
+        msg = '--psf-condition needs --degradation (pairs whose PSFs are known)'
+        raise ValueError(msg)
     if args.degradation:
         return _train_sr_degradation(args)
     from astrolens.datasets import SR_PRESETS, sr_test_sets, sr_training_pairs
@@ -436,8 +443,8 @@ def _train_sr_degradation(args):
     sr = train_sr_preset(args.preset, args.output, minutes=args.max_minutes or 60.0,
                          arch=args.arch, init=args.init, seed=args.seed,
                          batch_size=args.batch_size, learning_rate=args.learning_rate,
-                         checkpoint_dir=args.checkpoint_dir, progress=not args.quiet,
-                         command=command, overwrite=args.overwrite)
+                         checkpoint_dir=args.checkpoint_dir, psf_condition=args.psf_condition,
+                         progress=not args.quiet, command=command, overwrite=args.overwrite)
     _remove_default_checkpoint(own_checkpoint)
     if not args.quiet:
         print(json.dumps({'history_tail': sr.history_[-3:]}, indent=1, default=float))

@@ -52,7 +52,9 @@ RANGES = {
     'survey-x2': {
         'scale': 2, 'pixel_ratio': (2.0,),
         'target_fwhm': (1.0, 4.0),          # target PSF (x native if narrower)
-        'fwhm_ratio': (1.3, 3.0),           # LR FWHM / target FWHM
+        # LR FWHM / target FWHM, from 1 (nothing to sharpen): a model that never saw an input
+        # barely blurrier than its target sharpens every input by 1.3x or more (issue 23)
+        'fwhm_ratio': (1.0, 3.0),
         'lr_fwhm_min': 1.2,                 # LR PSF at least this many LR pixels wide
         'psf_kinds': {'gaussian': 0.4, 'moffat': 0.4, 'real': 0.2},
         'moffat_beta': (2.0, 5.0),
@@ -418,7 +420,7 @@ def draw_recipe(rng, *, preset='survey-x2', native_fwhm=1.0, overrides=None):
     native_target = native_fwhm * scale / pixel_ratio
     target = max(native_target, float(rng.uniform(*r['target_fwhm'])))
     lr_fwhm = target * float(rng.uniform(*r['fwhm_ratio']))
-    lr_fwhm = max(lr_fwhm, r['lr_fwhm_min'] * scale, target * 1.05)
+    lr_fwhm = max(lr_fwhm, r['lr_fwhm_min'] * scale, target * r['fwhm_ratio'][0])
     kinds, weights = zip(*r['psf_kinds'].items(), strict=True)
     kind = str(rng.choice(kinds, p=np.array(weights) / sum(weights)))
     real = str(rng.choice(sorted(REAL_PSFS))) if kind == 'real' else None

@@ -46,6 +46,8 @@ SR_PSF_CARDS = {
     'sr_deconvolve_iterations': ('SRDECIT', 'deconvolution iterations kept'),
     'sr_deconvolve_stop': ('SRDECSTP', 'why deconvolution stopped'),
     'sr_deconvolve_sky_ratio': ('SRDECSKY', "sky rms of the output / bicubic's"),
+    'sr_support_nsigma': ('SRSUPSIG', 'output kept where the input is this significant'),
+    'sr_support_fraction': ('SRSUPFRC', 'share of input pixels kept (SRSUPSIG)'),
 }
 _SR_PSF_KEYWORDS = {card: key for key, (card, _) in SR_PSF_CARDS.items()}
 

@@ -35,29 +35,31 @@ from astropy.nddata import NDData, StdDevUncertainty
 from scipy import ndimage
 
 from astrolens.io import (
-                          as_image_array,
-                          combine_in_quadrature,
-                          like_uncertainty,
-                          resampled_meta,
-                          restore_type,
-                          to_nddata,
-                          upsample_uncertainty,
+    as_image_array,
+    combine_in_quadrature,
+    like_uncertainty,
+    resampled_meta,
+    restore_type,
+    to_nddata,
+    upsample_uncertainty,
 )
 from astrolens.models._sr_deconvolve import observation_kernel, refine_to_noise
 from astrolens.models._sr_flux import correct_flux, match_output_psf
+from astrolens.models._sr_networks import psf_condition_values
 from astrolens.models._sr_psf import (
-                                      HEADER_PSF_KEYWORDS,
-                                      output_psf_image,
-                                      pixel_scale_of,
-                                      resolve_input_psf,
+    HEADER_PSF_KEYWORDS,
+    output_psf_image,
+    pixel_scale_of,
+    resolve_input_psf,
 )
+from astrolens.models._sr_support import gate_unsupported
 from astrolens.models._sr_uncertainty import (
-                                              DEFAULT_SAMPLES,
-                                              d4_array,
-                                              input_noise_on_output,
-                                              model_error_coefficients,
-                                              resampled_spread,
-                                              total_sigma,
+    DEFAULT_SAMPLES,
+    d4_array,
+    input_noise_on_output,
+    model_error_coefficients,
+    resampled_spread,
+    total_sigma,
 )
 from astrolens.models._tiling import tiled_apply
 from astrolens.utils import bicubic_upscale, psf_fwhm, robust_sigma
@@ -245,14 +247,16 @@ def check_domain(est, image, bad, *, wcs=None, sigma=None, psf=None):
     return problems
 
 
-def _predict_fn(model, device, *, uncertainty, noise=None):
+def _predict_fn(model, device, *, uncertainty, noise=None, condition=None):
     model = model.to(device).eval()
+    # constant channels after the image: the noise level, then a conditioned network's PSFs
+    constants = ([] if noise is None else [float(noise)]) + [float(v) for v in condition or ()]
 
     @torch.no_grad()
     def run(batch):
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))[:, None]
-        if noise is not None:
-            x = torch.cat([x, torch.full_like(x, float(noise))], dim=1)
+        if constants:
+            x = torch.cat([x] + [torch.full_like(x, v) for v in constants], dim=1)
         x = x.to(device)
         if not uncertainty:
             return model(x).cpu().numpy()
@@ -264,7 +268,7 @@ def _predict_fn(model, device, *, uncertainty, noise=None):
 
 def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_size,
                   uncertainty, progress, flux, noise=None, psf=None, output_fwhm=None,
-                  deconvolve=False, noise_map=None, report=None):
+                  deconvolve=False, noise_map=None, report=None, support_nsigma=None):
     """Super-resolve one 2-D array in its own units; returns ``(sr, std or None)``.
 
     Parameters
@@ -290,7 +294,11 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
         Per-pixel noise standard deviation of the input (its uncertainty),
         at which ``deconvolve`` stops instead of the single ``noise``.
     report : dict, optional
-        Receives ``'deconvolve_iterations'`` when the output was deconvolved.
+        Receives ``'deconvolve_iterations'`` when the output was deconvolved,
+        ``'support_fraction'`` when it was gated.
+    support_nsigma : float, optional
+        Gate the output where the input supports nothing at this significance
+        (`astrolens.models._sr_support.gate_unsupported`).
     """
     s = int(est.scale)
     good = ~bad
@@ -302,7 +310,13 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
     sigma = noise if noise is not None else noise_level(filled, bad)
     if getattr(est.model_, 'noise_channel', False):
         noise_norm = max(float(sigma) / spread, 1e-6)
-    out = tiled_apply(_predict_fn(est.model_, device, uncertainty=uncertainty, noise=noise_norm),
+    condition = None
+    if getattr(est.model_, 'psf_condition', False):
+        # told the PSFs when the input's is known, blind (zeros) otherwise
+        input_fwhm = None if psf is None else (float(psf) if np.ndim(psf) == 0 else psf_fwhm(psf))
+        condition = psf_condition_values(input_fwhm, output_fwhm, scale=s)
+    out = tiled_apply(_predict_fn(est.model_, device, uncertainty=uncertainty, noise=noise_norm,
+                                  condition=condition),
                       x, scale=s, tile=tile, overlap=overlap, batch_size=batch_size,
                       channels=2 if uncertainty else 1, progress=progress)
     gain = float(getattr(est, 'flux_gain_', None) or 1.0 / (s * s))
@@ -359,6 +373,12 @@ def enhance_array(est, image, bad, *, surface_brightness, tile, overlap, batch_s
         if n_iter:
             sr, _ = correct_flux(sr, lr_filled, good, scale=s, mode='total',
                                  surface_brightness=surface_brightness)
+    if support_nsigma is not None and np.isfinite(sigma):
+        sr, supported = gate_unsupported(
+            sr, image, bad, scale=s, noise=float(sigma) if noise_map is None else noise_map,
+            nsigma=support_nsigma, surface_brightness=surface_brightness)
+        if report is not None:
+            report['support_fraction'] = supported
     if std is not None and factor is not None:
         std = std * np.abs(factor)
     return sr, std
@@ -399,7 +419,7 @@ def enhance_with_uncertainty(est, image, bad, *, uncertainty, uncertainty_sample
 
 def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux, hdu,
             bad_bits=None, max_pixels='default', psf=None, output_fwhm=None, deconvolve=False,
-            uncertainty_samples=DEFAULT_SAMPLES):
+            uncertainty_samples=DEFAULT_SAMPLES, support_nsigma=None):
     """`SuperResolver.enhance` for a fitted ``est``, with the options checked there.
 
     ``uncertainty`` is None or one of `astrolens.models._sr_uncertainty.UNCERTAINTY_METHODS`.
@@ -407,7 +427,7 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
     opts = {'tile': int(tile), 'overlap': int(overlap), 'batch_size': int(batch_size),
             'uncertainty': uncertainty, 'uncertainty_samples': int(uncertainty_samples),
             'flux': flux, 'psf': psf, 'output_fwhm': output_fwhm,
-            'deconvolve': bool(deconvolve)}
+            'deconvolve': bool(deconvolve), 'support_nsigma': support_nsigma}
     if isinstance(data, np.ndarray) and data.ndim in (3, 4):
         return enhance_batch(est, data, progress=progress, **opts)
     read = {} if max_pixels == 'default' else {'max_pixels': max_pixels}
@@ -464,6 +484,9 @@ def enhance(est, data, *, tile, overlap, batch_size, uncertainty, progress, flux
         # the input's seeing cards describe a PSF the output no longer has (SRPSFIN keeps it)
         for key, _ in HEADER_PSF_KEYWORDS:
             meta['header'].remove(key, ignore_missing=True, remove_all=True)
+    if support_nsigma is not None and 'support_fraction' in report:
+        meta['sr_support_nsigma'] = float(support_nsigma)
+        meta['sr_support_fraction'] = _sig(report['support_fraction'])
     if 'deconvolve_iterations' in report:
         # how far deconvolution went, why it stopped, its sky rms over bicubic's (SRDEC* cards)
         meta['sr_deconvolve_iterations'] = report['deconvolve_iterations']
@@ -554,11 +577,15 @@ def _enhance_cube(est, nd, *, progress, opts):
         cube_unc = type(outs[0].uncertainty)(np.stack([o.uncertainty.array for o in outs]))
     wcs = scale_wcs(nd.wcs, int(est.scale)) if nd.wcs is not None else None
     meta = outs[0].meta
-    if any('sr_deconvolve_iterations' in o.meta for o in outs):
-        # one value per plane, as a string a FITS card can hold ('-': not deconvolved)
-        meta = dict(meta)
-        for key in ('sr_deconvolve_iterations', 'sr_deconvolve_stop', 'sr_deconvolve_sky_ratio'):
-            meta[key] = ','.join(str(o.meta.get(key, '-')) for o in outs)
+    per_plane = {'sr_deconvolve_iterations': ('sr_deconvolve_iterations', 'sr_deconvolve_stop',
+                                              'sr_deconvolve_sky_ratio'),
+                 'sr_support_fraction': ('sr_support_fraction',)}
+    for marker, keys in per_plane.items():
+        if any(marker in o.meta for o in outs):
+            # one value per plane, as a string a FITS card can hold ('-': not done there)
+            meta = dict(meta)
+            for key in keys:
+                meta[key] = ','.join(str(o.meta.get(key, '-')) for o in outs)
     return NDData(np.stack([o.data for o in outs]), wcs=wcs, unit=outs[0].unit, mask=cube_mask,
                   meta=meta, uncertainty=cube_unc, psf=outs[0].psf)
 

@@ -12,17 +12,31 @@ input then has one more channel, the noise standard deviation of every input
 pixel on the normalised scale (from the image's uncertainty, else
 `estimate_noise`); the network sees its logarithm. Given only the image
 channel, such a network estimates a constant noise level itself with
-`estimate_noise`, so callers that know nothing of noise still work. Networks are built by name with
-`create_sr_network`; the name and keyword arguments are what the JSON
-configuration of saved weights records.
+`estimate_noise`, so callers that know nothing of noise still work.
+
+PSF-conditioned networks (``psf_condition=True``, after SRMD, Zhang et al. 2018,
+which gives the degradation to the network as constant input maps) take
+`PSF_CONDITION_CHANNELS` more channels, after the noise channel: whether the
+PSFs are known, the input PSF's FWHM in input pixels and the sharpening asked
+for, the ratio of that FWHM to the output PSF's (both as logarithms, see
+`psf_condition_values`). Blind, all three are 0: the network is trained with the PSFs
+hidden for part of the pairs, so it then falls back on what its training
+prior allows. Networks are built by name with `create_sr_network`; the name
+and keyword arguments are what the JSON configuration of saved weights
+records.
 """
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ['SR_ARCHS', 'EDSR', 'SRResNet', 'count_parameters', 'create_sr_network',
-           'estimate_noise', 'noise_feature']
+__all__ = ['PSF_CONDITION_CHANNELS', 'SR_ARCHS', 'EDSR', 'SRResNet', 'count_parameters',
+           'create_sr_network', 'estimate_noise', 'noise_feature', 'psf_condition_values']
+
+#: Input channels a PSF-conditioned network has beyond the image and noise channels.
+PSF_CONDITION_CHANNELS = 3
 
 # name -> (class, default keyword arguments)
 SR_ARCHS = {
@@ -60,6 +74,34 @@ def estimate_noise(x):
 def noise_feature(sigma):
     """What a noise-aware network sees of the noise level: ``log10`` of it, bounded."""
     return torch.log10(sigma.clamp(1e-4, 10.0))
+
+
+def psf_condition_values(input_fwhm=None, output_fwhm=None, *, scale):
+    """The PSF channels of a conditioned network: ``(known, log FWHM_in, log sharpening)``.
+
+    Parameters
+    ----------
+    input_fwhm : float or None
+        FWHM of the input's PSF in input pixels; None when unknown (blind).
+    output_fwhm : float or None
+        FWHM of the output PSF asked for, in output pixels.
+    scale : int
+        Output pixels per input pixel.
+
+    Returns
+    -------
+    values : tuple of float
+        ``(1, ln(input_fwhm), ln(scale * input_fwhm / output_fwhm))`` when both
+        are known, ``(0, 0, 0)`` when either is None.
+    """
+    if input_fwhm is None or output_fwhm is None:
+        return (0.0, 0.0, 0.0)
+    fin, fout = float(input_fwhm), float(output_fwhm)
+    if not (math.isfinite(fin) and math.isfinite(fout) and fin > 0 and fout > 0):
+        msg = (f'PSF FWHMs must be positive numbers, got input {input_fwhm!r}, '
+               f'output {output_fwhm!r}')
+        raise ValueError(msg)
+    return (1.0, math.log(fin), math.log(scale * fin / fout))
 
 
 class _ResBlock(nn.Module):
@@ -115,16 +157,38 @@ class _SRBase(nn.Module):
         return F.interpolate(x, scale_factor=self.scale, mode='bicubic', align_corners=False)
 
     def _split(self, x):
-        """The image channels and, for a noise-aware network, the image plus the noise feature."""
+        """The image channels and what the head sees: image, noise feature, PSF channels.
+
+        Channels a caller leaves out are filled in: the noise level estimated
+        from the image, the PSF channels blind (zeros).
+        """
         n_img = self.in_chans
-        if not self.noise_channel:
+        n_noise = int(self.noise_channel)
+        n_psf = PSF_CONDITION_CHANNELS if self.psf_condition else 0
+        if x.shape[1] not in (n_img, n_img + n_noise, n_img + n_noise + n_psf):
+            msg = (f'expected {n_img}, {n_img + n_noise} or {n_img + n_noise + n_psf} input '
+                   f'channels, got {x.shape[1]}')
+            raise ValueError(msg)
+        if not (n_noise or n_psf):
             return x, x
         img = x[:, :n_img]
-        if x.shape[1] > n_img:
-            sigma = x[:, n_img:n_img + 1]
-        else:
-            sigma = estimate_noise(img).expand(-1, 1, *img.shape[-2:])
-        return img, torch.cat([img, noise_feature(sigma)], dim=1)
+        parts = [img]
+        if n_noise:
+            if x.shape[1] > n_img:
+                sigma = x[:, n_img:n_img + 1]
+            else:
+                sigma = estimate_noise(img).expand(-1, 1, *img.shape[-2:])
+            parts.append(noise_feature(sigma))
+        if n_psf:
+            if x.shape[1] == n_img + n_noise + n_psf:
+                parts.append(x[:, n_img + n_noise:])
+            else:
+                parts.append(img.new_zeros((img.shape[0], n_psf, *img.shape[-2:])))
+        return img, torch.cat(parts, dim=1)
+
+    def _head_channels(self):
+        return (self.in_chans + int(self.noise_channel)
+                + (PSF_CONDITION_CHANNELS if self.psf_condition else 0))
 
     def forward(self, x):
         img, inputs = self._split(x)
@@ -150,6 +214,9 @@ class EDSR(_SRBase):
     noise_channel : bool
         Noise-aware: the input carries one more channel, the noise level
         (see the module docstring).
+    psf_condition : bool
+        PSF-conditioned: `PSF_CONDITION_CHANNELS` more channels (see the
+        module docstring).
 
     Attributes
     ----------
@@ -159,11 +226,12 @@ class EDSR(_SRBase):
     """
 
     def __init__(self, scale=2, *, n_feats=32, n_blocks=8, res_scale=1.0, in_chans=1,
-                 noise_channel=False):
+                 noise_channel=False, psf_condition=False):
         super().__init__()
         self.scale = _check_scale(scale)
         self.in_chans, self.noise_channel = int(in_chans), bool(noise_channel)
-        self.head = nn.Conv2d(in_chans + int(self.noise_channel), n_feats, 3, padding=1)
+        self.psf_condition = bool(psf_condition)
+        self.head = nn.Conv2d(self._head_channels(), n_feats, 3, padding=1)
         self.body = nn.Sequential(*[_ResBlock(n_feats, res_scale) for _ in range(n_blocks)],
                                   nn.Conv2d(n_feats, n_feats, 3, padding=1))
         self.upsample, n_up = _upsampler(n_feats, self.scale)
@@ -182,11 +250,13 @@ class SRResNet(_SRBase):
     comparison is about the body.
     """
 
-    def __init__(self, scale=2, *, n_feats=32, n_blocks=8, in_chans=1, noise_channel=False):
+    def __init__(self, scale=2, *, n_feats=32, n_blocks=8, in_chans=1, noise_channel=False,
+                 psf_condition=False):
         super().__init__()
         self.scale = _check_scale(scale)
         self.in_chans, self.noise_channel = int(in_chans), bool(noise_channel)
-        self.head = nn.Sequential(nn.Conv2d(in_chans + int(self.noise_channel), n_feats, 9,
+        self.psf_condition = bool(psf_condition)
+        self.head = nn.Sequential(nn.Conv2d(self._head_channels(), n_feats, 9,
                                             padding=4), nn.PReLU(n_feats))
         self.body = nn.Sequential(*[_BNResBlock(n_feats) for _ in range(n_blocks)],
                                   nn.Conv2d(n_feats, n_feats, 3, padding=1),

@@ -405,7 +405,8 @@ class SuperResolver:
     # ------------------------------------------------------------------ inference
     def enhance(self, data, *, tile=512, overlap=None, batch_size=1, uncertainty=False,
                 progress=True, flux='default', hdu=None, bad_bits=None, max_pixels='default',
-                psf=None, output_fwhm=None, deconvolve=False, uncertainty_samples=8):
+                psf=None, output_fwhm=None, deconvolve=False, uncertainty_samples=8,
+                support_nsigma=None):
         """Super-resolve an image (or a batch of arrays).
 
         Parameters
@@ -466,12 +467,15 @@ class SuperResolver:
             (the model's prior). The output records which
             (``sr_psf_source``; see :ref:`sr_which_psf`). With a
             PSF the output is brought to the resolution ``output_fwhm``: a
-            network that does not see the PSF guesses how much to sharpen,
-            and where it sharpened beyond that resolution (on mildly blurred
-            real HST images the shipped models fall up to 1.9 dB below
-            bicubic) the output is blurred back to it; the local flux
-            correction then observes the output through the blur that PSF
-            implies instead of a fitted one.
+            PSF-conditioned network (``arch_kwargs['psf_condition']``) is
+            told both FWHMs and sharpens by their ratio (without a PSF it
+            runs blind); a network that does not see the PSF guesses how
+            much to sharpen, and where it sharpened beyond that resolution
+            (on mildly blurred real HST images the shipped models fall up to
+            1.9 dB below bicubic) the output is blurred back to it. An output
+            blurrier than asked is never sharpened further here (that is
+            ``deconvolve``). The local flux correction then observes the
+            output through the blur that PSF implies instead of a fitted one.
         output_fwhm : float, optional
             FWHM (output pixels) of the output PSF asked for when ``psf`` is
             known; default ``output_fwhm_`` of the model (the middle of the
@@ -496,6 +500,16 @@ class SuperResolver:
             Forward passes of ``uncertainty='calibrated'`` or
             ``'resample'``: an even number (pairs of opposite noise draws);
             the cost of `enhance` grows that many times.
+        support_nsigma : float, optional
+            Keep the super-resolved output only where the input supports
+            structure at this significance (its signal, smoothed over a
+            pixel, ``support_nsigma`` times its noise above the sky, grown by
+            2 pixels) and put the input, smoothed and upsampled, elsewhere:
+            nothing is sharpened out of the sky noise
+            (`astrolens.models._sr_support.gate_unsupported`). Default None:
+            no gate. Recorded as ``sr_support_nsigma`` (``SRSUPSIG``) with
+            the share of input pixels kept, ``sr_support_fraction``
+            (``SRSUPFRC``).
 
         Returns
         -------
@@ -546,6 +560,12 @@ class SuperResolver:
                 or not (np.isfinite(output_fwhm) and output_fwhm > 0):
             msg = f'output_fwhm must be a positive number of output pixels, got {output_fwhm!r}'
             raise ValueError(msg)
+        if support_nsigma is not None and (
+                isinstance(support_nsigma, bool) or not isinstance(support_nsigma, (int, float))
+                or not (np.isfinite(support_nsigma) and support_nsigma > 0)):
+            msg = ('support_nsigma must be a positive number of sigmas (e.g. 3) or None, '
+                   f'got {support_nsigma!r}')
+            raise ValueError(msg)
         if overlap is None:
             overlap = int(getattr(self.model_, 'receptive_field', 16))
         if tile <= 2 * overlap:
@@ -557,7 +577,9 @@ class SuperResolver:
                                      progress=progress, flux=flux, hdu=hdu, bad_bits=bad_bits,
                                      max_pixels=max_pixels, psf=psf,
                                      output_fwhm=float(output_fwhm), deconvolve=bool(deconvolve),
-                                     uncertainty_samples=uncertainty_samples)
+                                     uncertainty_samples=uncertainty_samples,
+                                     support_nsigma=None if support_nsigma is None
+                                     else float(support_nsigma))
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, lr, hr, *, surface_brightness=False, tile=512, batch_size=2,

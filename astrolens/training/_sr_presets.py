@@ -10,6 +10,13 @@ pixel, on the normalised scale -- the true one for half of the pairs, a
 robust single-image estimate (what `enhance` uses without an uncertainty)
 for the other half.
 
+A PSF-conditioned model (``psf_condition=True``) is also told the PSFs of
+each pair: the input's FWHM and the sharpening from it to the target's
+(`astrolens.models._sr_networks.psf_condition_values`), both as one would
+measure them on the pixels (pixel response included) and jittered by 5%, as a
+user's measurement would be; for a share ``p_blind`` of the pairs they are
+hidden, so that the same network also runs blind.
+
 `train_sr_preset` runs it and writes a `SuperResolver` whose JSON records
 the command, data, split, ranges, domain and time; it is what
 ``astrolens train sr`` calls.
@@ -53,6 +60,11 @@ SIMULATED_PAIR_DOMAINS = {
 }
 
 _MARGIN = 3   # LR pixels cut from each side of a degraded crop (convolution borders)
+#: Share of the pairs a PSF-conditioned model is trained on blind.
+P_BLIND = 0.3
+# FWHM^2 a one-pixel box adds to a Gaussian PSF (pixels^2): 8 ln 2 / 12
+_PIXEL_FWHM2 = 8.0 * np.log(2.0) / 12.0
+_CONDITION_JITTER = 0.05   # log-normal scatter of the FWHMs a conditioned model is told
 
 
 def _normalise(lr):
@@ -64,7 +76,7 @@ def _normalise(lr):
     return filled, offset, spread
 
 
-def draw_degraded_pair(pool, rng, *, preset, lr_size):
+def draw_degraded_pair(pool, rng, *, preset, lr_size, return_recipe=False):
     """One degraded pair as the training draws it, in its own units.
 
     Returns
@@ -73,6 +85,8 @@ def draw_degraded_pair(pool, rng, *, preset, lr_size):
         The ``(lr_size, lr_size)`` input (NaN where masked), the
         ``(s*lr_size, s*lr_size)`` target in flux per output pixel, and the
         input's noise standard deviation per pixel.
+    recipe : `~astrolens.datasets.Recipe`
+        How it was degraded; only with ``return_recipe=True``.
     """
     r = RANGES[preset]
     s = int(r['scale'])
@@ -91,24 +105,48 @@ def draw_degraded_pair(pool, rng, *, preset, lr_size):
     if min(pair.lr.shape) < lr_size:
         msg = f'internal: a degraded crop of {pair.lr.shape} is smaller than {lr_size}'
         raise RuntimeError(msg)
-    return (pair.lr[:lr_size, :lr_size], pair.hr[:s * lr_size, :s * lr_size],
-            pair.sigma[:lr_size, :lr_size])
+    out = (pair.lr[:lr_size, :lr_size], pair.hr[:s * lr_size, :s * lr_size],
+           pair.sigma[:lr_size, :lr_size])
+    return (*out, recipe) if return_recipe else out
 
 
-def draw_training_pair(pool, rng, *, preset, lr_size):
+def recipe_psf_fwhms(recipe):
+    """``(input FWHM in input pixels, target FWHM in target pixels)`` of a recipe.
+
+    As they would be measured on the images' own pixels: the PSF the recipe
+    draws and the pixel's box (the input's PSF is nearly Gaussian only in the
+    core, which a FWHM describes).
+    """
+    s = float(recipe.scale)
+    fin = float(np.sqrt((recipe.lr_fwhm / s) ** 2 + _PIXEL_FWHM2))
+    fout = float(np.sqrt(recipe.target_fwhm ** 2 + _PIXEL_FWHM2))
+    return fin, fout
+
+
+def draw_training_pair(pool, rng, *, preset, lr_size, psf_condition=False, p_blind=P_BLIND):
     """One normalised training pair (`draw_degraded_pair`, normalised).
+
+    Parameters
+    ----------
+    psf_condition : bool, optional
+        Add the PSF channels of a conditioned network (see the module
+        docstring), blind for a share ``p_blind`` of the pairs.
 
     Returns
     -------
     x : `~numpy.ndarray`
         ``(2, lr_size, lr_size)`` float32: normalised LR (masked pixels
-        filled) and its noise level on the same scale.
+        filled) and its noise level on the same scale; with
+        ``psf_condition``, ``(2 + PSF_CONDITION_CHANNELS, lr_size, lr_size)``.
     y : `~numpy.ndarray`
         ``(1, s*lr_size, s*lr_size)`` float32: the target as a density on
         the LR scale (``hr * s**2``, normalised like the LR).
     """
+    from astrolens.models._sr_networks import psf_condition_values
+
     s = int(RANGES[preset]['scale'])
-    lr, hr, sigma = draw_degraded_pair(pool, rng, preset=preset, lr_size=lr_size)
+    lr, hr, sigma, recipe = draw_degraded_pair(pool, rng, preset=preset, lr_size=lr_size,
+                                               return_recipe=True)
     filled, offset, spread = _normalise(lr)
     x = (filled - offset) / spread
     if rng.random() < 0.5:
@@ -116,15 +154,24 @@ def draw_training_pair(pool, rng, *, preset, lr_size):
     else:
         noise = np.full(lr.shape, robust_sigma(filled) / spread)
     y = (hr * s * s - offset) / spread
-    return (np.stack([x, noise]).astype(np.float32), y[None].astype(np.float32))
+    channels = [x, noise]
+    if psf_condition:
+        fin, fout = recipe_psf_fwhms(recipe)
+        jitter = np.exp(rng.normal(0.0, _CONDITION_JITTER, 2))
+        blind = rng.random() < p_blind
+        values = psf_condition_values(None if blind else fin * jitter[0], fout * jitter[1],
+                                      scale=s)
+        channels += [np.full(lr.shape, v) for v in values]
+    return (np.stack(channels).astype(np.float32), y[None].astype(np.float32))
 
 
 class DegradationSampler:
     """Batches of fresh degraded pairs for `astrolens.models.train`."""
 
-    def __init__(self, pool, *, preset, lr_size, batch_size, steps, seed):
+    def __init__(self, pool, *, preset, lr_size, batch_size, steps, seed, psf_condition=False):
         self.pool, self.preset, self.lr_size = pool, preset, int(lr_size)
         self.batch_size, self.n_steps, self.seed = int(batch_size), int(steps), int(seed)
+        self.psf_condition = bool(psf_condition)
 
     def steps(self, world_size=1):
         """Optimiser steps per epoch and process."""
@@ -137,7 +184,8 @@ class DegradationSampler:
         rng = epoch_rng(self.seed, epoch, rank)
         for _ in range(self.steps(world_size)):
             pairs = [draw_training_pair(self.pool, rng, preset=self.preset,
-                                        lr_size=self.lr_size) for _ in range(self.batch_size)]
+                                        lr_size=self.lr_size, psf_condition=self.psf_condition)
+                     for _ in range(self.batch_size)]
             x = torch.from_numpy(np.stack([p[0] for p in pairs]))
             y = torch.from_numpy(np.stack([p[1] for p in pairs]))
             k = int(rng.integers(0, 8))
@@ -171,17 +219,25 @@ def _init_from(model, init):
         if own[key].shape == value.shape:
             own[key] = value
         elif (value.ndim == 4 and own[key].shape[0] == value.shape[0]
-              and own[key].shape[1] == value.shape[1] + 1 and key.startswith('head')):
-            # a noise-aware head: the image weights carry over, the noise channel starts at 0
-            own[key] = torch.cat([value, torch.zeros_like(value[:, :1])], dim=1)
+              and own[key].shape[1] > value.shape[1] and key.startswith('head')):
+            # a head with more input channels (noise, PSF): the weights of the channels both
+            # have carry over, the new ones start at 0, so the network starts as it was
+            extra = own[key].shape[1] - value.shape[1]
+            own[key] = torch.cat([value, value.new_zeros((value.shape[0], extra,
+                                                          *value.shape[2:]))], dim=1)
+        elif key.startswith('head') and value.ndim == 4 and own[key].shape[1] < value.shape[1]:
+            msg = (f'{init} takes {value.shape[1]} input channels (noise and PSF), more than this '
+                   f'network\'s {own[key].shape[1]}: train it with psf_condition=True '
+                   '(--psf-condition)')
+            raise ValueError(msg)
     model.load_state_dict(own)
     return source.name_
 
 
 def train_sr_preset(preset, out, *, minutes=60.0, arch='edsr-s', init=None, seed=0,
                     batch_size=16, lr_size=32, steps_per_epoch=100, learning_rate=5e-4,
-                    checkpoint_dir=None, n_lenses=64, n_val=64, progress=False,
-                    command=None, overwrite=True):
+                    checkpoint_dir=None, n_lenses=64, n_val=64, psf_condition=False,
+                    progress=False, command=None, overwrite=True):
     """Train a noise-aware model of ``preset`` on degraded sources and save it.
 
     Parameters
@@ -200,6 +256,10 @@ def train_sr_preset(preset, out, *, minutes=60.0, arch='edsr-s', init=None, seed
         Checkpoint after every epoch; an existing one is resumed.
     n_lenses, n_val : int, optional
         Lens scenes in the pool; fixed validation pairs.
+    psf_condition : bool, optional
+        Train a PSF-conditioned network (see the module docstring); the
+        validation pairs are then told their PSFs (blind for the same share
+        of them as in training).
     command : str, optional
         The command line to record.
     overwrite : bool, optional
@@ -220,12 +280,14 @@ def train_sr_preset(preset, out, *, minutes=60.0, arch='edsr-s', init=None, seed
     s = int(RANGES[preset]['scale'])
     torch.manual_seed(seed)
     pool = SourcePool(preset, seed=seed, n_lenses=n_lenses)
-    model = create_sr_network(arch, s, noise_channel=True)
+    arch_kwargs = {'noise_channel': True, **({'psf_condition': True} if psf_condition else {})}
+    model = create_sr_network(arch, s, **arch_kwargs)
     init_name = _init_from(model, init) if init is not None else None
     val_rng = np.random.default_rng([seed, 99])
     val = []
     while len(val) < n_val:
-        pair = draw_training_pair(pool, val_rng, preset=preset, lr_size=lr_size)
+        pair = draw_training_pair(pool, val_rng, preset=preset, lr_size=lr_size,
+                                  psf_condition=psf_condition)
         # a flat target (empty sky) has no range, so no PSNR: it is trained on, not validated
         if np.ptp(pair[1]) > 0:
             val.append(pair)
@@ -237,7 +299,7 @@ def train_sr_preset(preset, out, *, minutes=60.0, arch='edsr-s', init=None, seed
             yield xv[first:first + 16], yv[first:first + 16]
 
     sampler = DegradationSampler(pool, preset=preset, lr_size=lr_size, batch_size=batch_size,
-                                 steps=steps_per_epoch, seed=seed)
+                                 steps=steps_per_epoch, seed=seed, psf_condition=psf_condition)
     t0 = time.perf_counter()
     result = train(model, F.l1_loss, sampler, epochs=10_000, steps_per_epoch=sampler.steps(),
                    lr=learning_rate, weight_decay=0.0, val_batches=val_batches,
@@ -245,7 +307,7 @@ def train_sr_preset(preset, out, *, minutes=60.0, arch='edsr-s', init=None, seed
                    max_minutes=minutes, checkpoint_dir=checkpoint_dir, resume=True,
                    device='cpu', seed=seed, progress=progress)
     model.eval()
-    sr = SuperResolver(s, arch=arch, arch_kwargs={'noise_channel': True}, flux='local',
+    sr = SuperResolver(s, arch=arch, arch_kwargs=arch_kwargs, flux='local',
                        seed=seed, learning_rate=learning_rate, device='auto')
     sr.model_ = model
     sr.flux_gain_ = float(_flux_gain(pool, np.random.default_rng([seed, 5]), preset))
@@ -271,7 +333,10 @@ def train_sr_preset(preset, out, *, minutes=60.0, arch='edsr-s', init=None, seed
             'epochs_run': len(result.history), 'best_epoch': result.best_epoch,
             'steps_per_epoch': sampler.steps(), 'batch_size': batch_size, 'lr_size': lr_size,
             'learning_rate': learning_rate, 'minutes': round((time.perf_counter() - t0) / 60, 1),
-            'seed': seed, 'init': init_name, 'noise_aware': True, 'history': result.history,
+            'seed': seed, 'init': init_name, 'noise_aware': True,
+            **({'psf_conditioned': {'p_blind': P_BLIND, 'fwhm_jitter': _CONDITION_JITTER,
+                                    'fwhms': 'recipe_psf_fwhms'}} if psf_condition else {}),
+            'history': result.history,
         },
     }
     sr.save(out, overwrite=overwrite)
