@@ -1,6 +1,6 @@
 """
 Nothing sharpened out of sky noise: the significance gate on real HSC / HST
-==========================================================================
+===========================================================================
 
 A network sharpens what it sees, the sky noise included: on empty sky it can
 grow compact specks that a deeper image of the same field does not hold.
