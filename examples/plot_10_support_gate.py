@@ -75,7 +75,8 @@ for ax, (title, image) in zip(axes, panels.items(), strict=True):
     ax.set_yticks([])
 # a 2 arcsec bar: the output grid has 0.168" / 3 per pixel
 bar = 2.0 / (0.168 / 3)
-axes[-1].plot([8, 8 + bar], [8, 8], color='white', lw=2)
-axes[-1].text(8 + bar / 2, 12, '2"', color='white', ha='center', va='bottom')
+for ax in axes:
+    ax.plot([20, 20 + bar], [20, 20], color='white', lw=2)
+    ax.text(20 + bar / 2, 24, '2"', color='white', ha='center', va='bottom')
 fig.colorbar(shown, ax=axes, shrink=0.8, label='asinh(flux / 5% of the range)')
 plt.show()
