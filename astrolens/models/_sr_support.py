@@ -39,7 +39,7 @@ def _sky_level(image, good):
     return float(np.median(values[np.abs(values - median) < 3.0 * spread]))
 
 
-def support_mask(image, bad, *, noise, nsigma=3.0, min_area=5, grow=2.0):
+def support_mask(image, bad, *, noise, nsigma=3.0, min_area=5, grow=2.0, sky=None):
     """Input pixels whose signal is significant at ``nsigma``, grown by ``grow`` pixels.
 
     Parameters
@@ -61,6 +61,9 @@ def support_mask(image, bad, *, noise, nsigma=3.0, min_area=5, grow=2.0):
         once every few hundred pixels.
     grow : float, optional
         Radius in pixels by which the significant pixels are grown.
+    sky : float, optional
+        The sky level; default the median of the good pixels within 3 sigma
+        (MAD) of their median.
 
     Returns
     -------
@@ -70,7 +73,7 @@ def support_mask(image, bad, *, noise, nsigma=3.0, min_area=5, grow=2.0):
         msg = f'the significance level must be a positive number of sigmas, got {nsigma!r}'
         raise ValueError(msg)
     good = ~np.asarray(bad, dtype=bool)
-    sky = _sky_level(image, good)
+    sky = _sky_level(image, good) if sky is None else float(sky)
     filled = np.where(good, image - sky, 0.0)
     kernel = np.zeros((9, 9))
     kernel[4, 4] = 1.0
@@ -78,8 +81,7 @@ def support_mask(image, bad, *, noise, nsigma=3.0, min_area=5, grow=2.0):
     # the noise of a smoothed white-noise pixel is sigma times the kernel's quadratic sum
     smoothed = ndimage.gaussian_filter(filled, _SIGNIFICANCE_SMOOTH, mode='nearest')
     sigma = np.asarray(noise, dtype=np.float64) * float(np.sqrt(np.sum(kernel ** 2)))
-    with np.errstate(divide='ignore', invalid='ignore'):
-        significant = (smoothed > nsigma * sigma) & good
+    significant = (smoothed > nsigma * sigma) & good
     if min_area > 1 and significant.any():
         labels, _ = ndimage.label(significant)
         areas = np.bincount(labels.ravel())
@@ -115,8 +117,8 @@ def gate_unsupported(sr, image, bad, *, scale, noise, nsigma, surface_brightness
     """
     s = int(scale)
     good = ~np.asarray(bad, dtype=bool)
-    mask = support_mask(image, bad, noise=noise, nsigma=nsigma)
     sky = _sky_level(image, good)
+    mask = support_mask(image, bad, noise=noise, nsigma=nsigma, sky=sky)
     # the background: the unsupported pixels alone, smoothed (a normalised convolution), so
     # that no light of a source spreads into a halo around it; the sky where none is near
     free = (good & ~mask).astype(np.float64)
